@@ -1,0 +1,66 @@
+// Tests run real workers against the shared dev server from global-setup, on task queues of their own.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { stringify } from 'yaml';
+import { loadConfig, type LoadedConfig } from '../../worker/config.ts';
+import { connectClient, connectWorker } from '../../worker/temporal-connection.ts';
+import { createWorkers, runWorkers } from '../../worker/worker.ts';
+import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import type { PgConnection } from './postgres.ts';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+
+/**
+ * Writes a real config file naming the test server's databases as targets (passwords in env vars
+ * the file names, as in production) and loads it through the product's own loader.
+ */
+export function testConfig(targets: Record<string, PgConnection>): LoadedConfig {
+  const tag = randomBytes(4).toString('hex');
+  const fileTargets: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(targets)) {
+    const passwordEnv = `PGGIT_OPS_TEST_PW_${tag}_${name.replace(/\W/g, '_')}`;
+    process.env[passwordEnv] = c.password;
+    fileTargets[name] = { host: c.host, port: c.port, database: c.database, user: c.user, password_env: passwordEnv };
+  }
+  const file = path.join(mkdtempSync(path.join(tmpdir(), 'pggit-ops-config-')), 'pggit-ops.config.yaml');
+  writeFileSync(
+    file,
+    stringify({
+      temporal: {
+        address: inject('temporalAddress'),
+        namespace: inject('temporalNamespace'),
+        task_queues: { checks: `checks-${tag}`, jobs: `jobs-${tag}` },
+      },
+      targets: fileTargets,
+    }),
+  );
+  return loadConfig({ file, env: {} });
+}
+
+/** Runs the product's workers while `fn` runs, then shuts them down. */
+export async function withWorkers<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await connectWorker(loaded);
+  const client = await connectClient(loaded);
+  const workers = await createWorkers(loaded, connection);
+  const stop = new AbortController();
+  const running = runWorkers(workers, stop.signal);
+  try {
+    return await fn(client);
+  } finally {
+    stop.abort();
+    await running;
+    await client.connection.close();
+    await connection.close();
+  }
+}
+
+/** A workflow's whole history as text, followed by every payload decoded, for searching it. */
+export async function historyText(client: Client, workflowId: string): Promise<string> {
+  const json = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
+  const payloads = [...json.matchAll(/"data":"([A-Za-z0-9+/=]*)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
+  return [json, ...payloads].join('\n');
+}

@@ -1,0 +1,184 @@
+// pggit-ops.config.yaml: targets, Temporal connection, local stack. Validated with zod; env overrides.
+// Secrets never live in this file: it names the environment variables that hold them.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const port = z.number().int().min(1).max(65535);
+/** Target names appear in workflow ids (`<kind>/<target>/<id>`), so they cannot contain '/'. */
+export const targetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-"');
+
+const targetSchema = z
+  .object({
+    /** An environment variable holding a full connection URL (which may carry the password). */
+    url_env: envVarName.optional(),
+    host: z.string().min(1).optional(),
+    port: port.optional(),
+    database: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password_env: envVarName.optional(),
+    sslmode: z.enum(['disable', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+  })
+  .strict()
+  .refine((t) => t.url_env !== undefined || t.host !== undefined, 'needs url_env or host')
+  .refine((t) => !(t.url_env !== undefined && (t.host ?? t.port ?? t.database ?? t.user ?? t.password_env) !== undefined), 'use either url_env or host/port/database/user/password_env, not both');
+
+const tlsSchema = z
+  .object({
+    client_cert_path: z.string().min(1).optional(),
+    client_key_path: z.string().min(1).optional(),
+    server_ca_cert_path: z.string().min(1).optional(),
+    server_name: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((t) => (t.client_cert_path === undefined) === (t.client_key_path === undefined), 'client_cert_path and client_key_path go together');
+
+const configSchema = z
+  .object({
+    temporal: z
+      .object({
+        address: z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port').default('127.0.0.1:7233'),
+        namespace: z.string().min(1).default('default'),
+        /** Present (even empty) turns TLS on. */
+        tls: tlsSchema.optional(),
+        /** Name of the environment variable holding a Temporal Cloud API key. */
+        api_key_env: envVarName.default('TEMPORAL_API_KEY'),
+        task_queues: z
+          .object({
+            /** Short read-only checks. */
+            checks: z.string().min(1).default('pggit-ops-checks'),
+            /** Long jobs (dump, restore, rollback), so a drill never starves the daily checks. */
+            jobs: z.string().min(1).default('pggit-ops-jobs'),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    targets: z.record(targetName, targetSchema).default({}),
+    local_stack: z
+      .object({
+        /** Relative paths are taken from the config file's folder (or the project root without one). */
+        data_dir: z.string().min(1).default('.pggit-ops'),
+        temporal_ui_port: port.default(8233),
+        postgres_port: port.default(55432),
+        database: z.string().min(1).default('local'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type TargetConfig = z.infer<typeof targetSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Environment variables that override config keys (Temporal's own env names where it has them). */
+const envOverrides: Array<{ env: string; key: string[]; type?: 'tls-flag' }> = [
+  { env: 'TEMPORAL_ADDRESS', key: ['temporal', 'address'] },
+  { env: 'TEMPORAL_NAMESPACE', key: ['temporal', 'namespace'] },
+  { env: 'TEMPORAL_TLS_CLIENT_CERT_PATH', key: ['temporal', 'tls', 'client_cert_path'] },
+  { env: 'TEMPORAL_TLS_CLIENT_KEY_PATH', key: ['temporal', 'tls', 'client_key_path'] },
+  { env: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', key: ['temporal', 'tls', 'server_ca_cert_path'] },
+  { env: 'TEMPORAL_TLS_SERVER_NAME', key: ['temporal', 'tls', 'server_name'] },
+  { env: 'TEMPORAL_TLS', key: ['temporal', 'tls'], type: 'tls-flag' },
+  { env: 'PGGIT_OPS_DATA_DIR', key: ['local_stack', 'data_dir'] },
+];
+
+function setIn(obj: Record<string, unknown>, key: string[], value: unknown): void {
+  let node = obj;
+  for (const k of key.slice(0, -1)) {
+    const next = node[k];
+    if (typeof next !== 'object' || next === null) node[k] = {};
+    node = node[k] as Record<string, unknown>;
+  }
+  node[key.at(-1)!] = value;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The file it came from, if any. */
+  file: string | undefined;
+  /** Folder that relative paths in the config are resolved against. */
+  baseDir: string;
+}
+
+/**
+ * Loads the config: the file named by `file`, else env PGGIT_OPS_CONFIG, else ./pggit-ops.config.yaml
+ * when present, else defaults alone. Then env overrides, then validation. Errors name the key.
+ */
+export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const named = options.file ?? env.PGGIT_OPS_CONFIG;
+  const candidate = named ?? path.join(cwd, 'pggit-ops.config.yaml');
+  let raw: unknown = {};
+  let file: string | undefined;
+  if (named !== undefined || existsSync(candidate)) {
+    file = path.resolve(cwd, candidate);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${file}: invalid YAML: ${(err as Error).message}`);
+    }
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file}: must be a mapping of keys`);
+  }
+  const merged = structuredClone(raw) as Record<string, unknown>;
+  const fromEnv = new Map<string, string>();
+  for (const o of envOverrides) {
+    const value = env[o.env];
+    if (value === undefined || value === '') continue;
+    if (o.type === 'tls-flag') {
+      if (!['true', 'false', '1', '0'].includes(value)) throw new ConfigError(`env ${o.env}=${value}: must be true or false`);
+      const temporal = (merged.temporal ?? {}) as Record<string, unknown>;
+      if (value === 'true' || value === '1') setIn(merged, o.key, temporal.tls ?? {});
+      else delete temporal.tls;
+    } else {
+      setIn(merged, o.key, value);
+    }
+    fromEnv.set(o.key.join('.'), o.env);
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      const source = fromEnv.get(key) ? ` (from env ${fromEnv.get(key)})` : file ? ` (in ${file})` : '';
+      return `${key}${source}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid pggit-ops config:\n  ${problems.join('\n  ')}`);
+  }
+  const baseDir = file ? path.dirname(file) : cwd;
+  return { config: result.data, file, baseDir };
+}
+
+export function dataDir(loaded: LoadedConfig): string {
+  return path.resolve(loaded.baseDir, loaded.config.local_stack.data_dir);
+}
+
+/** The env var the local stack's Postgres password is handed to its workers in. */
+export const LOCAL_PASSWORD_ENV = 'PGGIT_OPS_LOCAL_PGPASSWORD';
+
+/** Targets from the file, plus `local` (the embedded cluster of `npm run up`) unless the file defines one. */
+export function targets(config: Config): Record<string, TargetConfig> {
+  return {
+    local: {
+      host: '127.0.0.1',
+      port: config.local_stack.postgres_port,
+      database: config.local_stack.database,
+      user: 'postgres',
+      password_env: LOCAL_PASSWORD_ENV,
+    },
+    ...config.targets,
+  };
+}

@@ -1,0 +1,2 @@
+// Every workflow the worker runs. Deterministic code only: all I/O happens in activities/.
+export { healthCheck } from './health-check.ts';
