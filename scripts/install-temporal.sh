@@ -38,12 +38,12 @@ install_from_go() {
   gopath="$cache_root/gopath"
   tmpbin=$(mktemp -d "$dir/.go-XXXXXX")
   log "building github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION with go (takes minutes)"
-  GOPATH="$gopath" GOMODCACHE="$gopath/pkg/mod" GOFLAGS=-modcacherw GOBIN="$tmpbin" CGO_ENABLED=0 \
+  GOPATH="$gopath" GOMODCACHE="$gopath/pkg/mod" GOCACHE="$gopath/build-cache" GOFLAGS=-modcacherw GOBIN="$tmpbin" CGO_ENABLED=0 \
     go install -trimpath -ldflags "-s -w -X github.com/temporalio/cli/temporalcli.Version=$TEMPORAL_CLI_VERSION" \
     "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION" >&2 || { rm -rf "$tmpbin"; return 1; }
   mv "$tmpbin/temporal" "$bin"
   rmdir "$tmpbin"
-  rm -rf "$gopath"   # the module sources (~2 GB) are not needed once the binary exists
+  rm -rf "$gopath"   # module sources and build cache (~3 GB) are not needed once the binary exists
   echo "go module github.com/temporalio/cli@v$TEMPORAL_CLI_VERSION" >"$dir/SOURCE"
 }
 

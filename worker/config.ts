@@ -153,10 +153,10 @@ export function loadConfig(options: { file?: string; env?: NodeJS.ProcessEnv; cw
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const key = issue.path.join('.') || '(top level)';
-      const source = fromEnv.get(key) ? ` (from env ${fromEnv.get(key)})` : file ? ` (in ${file})` : '';
+      const source = fromEnv.has(key) ? ` (from env ${fromEnv.get(key)})` : '';
       return `${key}${source}: ${issue.message}`;
     });
-    throw new ConfigError(`invalid pggit-ops config:\n  ${problems.join('\n  ')}`);
+    throw new ConfigError(`invalid pggit-ops config${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`);
   }
   const baseDir = file ? path.dirname(file) : cwd;
   return { config: result.data, file, baseDir };

@@ -66,6 +66,9 @@ export class LocalCluster {
     if (existsSync(path.join(this.dataDir, 'PG_VERSION'))) return false;
     mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
     chownToOwner(this.options.dir);
+    if (runAsOwner && (await execa('runuser', ['-u', 'postgres', '--', 'test', '-w', this.options.dir], { reject: false })).exitCode !== 0) {
+      throw new Error(`the OS user "postgres" cannot write ${this.options.dir}: make its parent folders traversable (chmod o+x)`);
+    }
     const pwfile = path.join(this.options.dir, '.pwfile');
     writeFileSync(pwfile, `${this.options.password}\n`, { mode: 0o600 });
     chownToOwner(pwfile);
