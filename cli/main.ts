@@ -5,6 +5,7 @@ import { createLogger, installRuntimeLogger } from '../worker/logging.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
 import { createWorkers, runWorkers } from '../worker/worker.ts';
 import { formatFacts, runHealthCheck } from './health.ts';
+import { install, type InstallOptions } from './install.ts';
 import { up } from './up.ts';
 
 const program = new Command('pggit-ops')
@@ -55,6 +56,14 @@ program
       await client.connection.close();
     }
   });
+
+program
+  .command('install')
+  .description('install or upgrade pggit in a database: apply the sql/ migrations it does not have yet (needs a superuser)')
+  .option('--db <name>', 'configured target name')
+  .option('--database-url <url>', 'connect to this URL instead of a configured target')
+  .option('--json', 'print the result as JSON on stdout')
+  .action((opts: InstallOptions) => install(opts, config));
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`pggit-ops: ${err instanceof Error ? err.message : String(err)}`);
