@@ -5,6 +5,13 @@
 CREATE SCHEMA IF NOT EXISTS pggit;
 COMMENT ON SCHEMA pggit IS 'pggit: git-style schema versioning (installed by pggit-ops)';
 
+-- Who made a change. The tracking functions run as their owner (SECURITY DEFINER), where
+-- current_user is that owner; the event trigger entry points record the invoking role first.
+CREATE FUNCTION pggit.actor() RETURNS name
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('pggit.actor', true), ''), session_user)::name
+$$;
+
 -- One row per database object pggit has ever seen. full_name is PostgreSQL's own canonical,
 -- quoted identity (pg_identify_object().identity): 'public.film', 'public.film.title',
 -- 'public.last_day(timestamp with time zone)', 'film_pkey on public.film'.
@@ -47,7 +54,7 @@ CREATE TABLE pggit.history (
     change_severity   text NOT NULL CHECK (change_severity IN ('MAJOR', 'MINOR', 'PATCH', 'NONE')),
     command_tag       text,
     statement         text,             -- the top-level statement as the client sent it
-    role_name         name NOT NULL DEFAULT current_user,
+    role_name         name NOT NULL DEFAULT pggit.actor(),
     change_timestamp  timestamptz NOT NULL DEFAULT now(),   -- transaction time
     transaction_id    xid8 NOT NULL DEFAULT pg_current_xact_id(),
     definition_before text,
@@ -81,7 +88,7 @@ CREATE TABLE pggit.tracking_errors (
     message      text,
     detail       text,
     context      text,
-    role_name    name NOT NULL DEFAULT current_user
+    role_name    name NOT NULL DEFAULT pggit.actor()
 );
 
 -- Single-row settings (configure_tracking / configure_monitoring write them).

@@ -526,7 +526,7 @@ $$;
 
 -- The sql_drop trigger tells ddl_command_end of the same ALTER TABLE which tables lost a part,
 -- through a transaction-local setting, so nothing outlives the statement's transaction.
-CREATE FUNCTION pggit.on_sql_drop() RETURNS event_trigger
+CREATE FUNCTION pggit.track_dropped_objects(tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
 DECLARE
     r record;
@@ -549,7 +549,7 @@ BEGIN
          WHERE id = obj.id;
         INSERT INTO pggit.history (object_id, object_type, full_name, change_type, change_severity, command_tag, statement,
                                    definition_before, definition_after, version_before, version_after)
-        VALUES (obj.id, obj.object_type, obj.full_name, 'DROP', 'MAJOR', tg_tag, current_query(),
+        VALUES (obj.id, obj.object_type, obj.full_name, 'DROP', 'MAJOR', tag, current_query(),
                 obj.definition, NULL,
                 pggit.version_text(obj.version_major, obj.version_minor, obj.version_patch),
                 pggit.version_text(obj.version_major + 1, 0, 0));
@@ -567,21 +567,21 @@ BEGIN
     -- reaches ddl_command_end too, which records the table itself; hand it the severity.
     FOR parent IN SELECT jsonb_object_keys(touched) LOOP
         CONTINUE WHEN parent = ANY (dropped);
-        IF tg_tag = 'ALTER TABLE' THEN
+        IF tag = 'ALTER TABLE' THEN
             PERFORM set_config('pggit.lost_parts', coalesce(current_setting('pggit.lost_parts', true), '') || parent || E'\n', true);
         ELSE
-            PERFORM pggit.record_object(o.classid, o.objid, 0, tg_tag, touched ->> parent)
+            PERFORM pggit.record_object(o.classid, o.objid, 0, tag, touched ->> parent)
                FROM pggit.objects o WHERE o.is_active AND o.full_name = parent AND o.objsubid = 0;
         END IF;
     END LOOP;
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                             err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
-    PERFORM pggit.record_tracking_error(tg_tag, err_state, err_message, err_detail, err_context);
+    PERFORM pggit.record_tracking_error(tag, err_state, err_message, err_detail, err_context);
 END
 $$;
 
-CREATE FUNCTION pggit.on_ddl_command_end() RETURNS event_trigger
+CREATE FUNCTION pggit.track_ddl_commands(tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
 DECLARE
     r record;
@@ -613,7 +613,7 @@ BEGIN
     -- its table gets a version too, unless this statement already recorded the table.
     FOR parent IN SELECT jsonb_object_keys(parents) LOOP
         CONTINUE WHEN parent = ANY (done);
-        PERFORM pggit.record_object(o.classid, o.objid, 0, tg_tag, parents ->> parent)
+        PERFORM pggit.record_object(o.classid, o.objid, 0, tag, parents ->> parent)
            FROM pggit.objects o WHERE o.is_active AND o.full_name = parent AND o.objsubid = 0
             AND o.object_type IN ('table', 'partition', 'foreign table', 'domain')
             AND o.created_at < now();   -- a table created in this transaction includes its parts
@@ -621,7 +621,7 @@ BEGIN
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                             err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
-    PERFORM pggit.record_tracking_error(tg_tag, err_state, err_message, err_detail, err_context);
+    PERFORM pggit.record_tracking_error(tag, err_state, err_message, err_detail, err_context);
 END
 $$;
 
@@ -723,7 +723,38 @@ LANGUAGE sql STABLE AS $$
      LIMIT 1
 $$;
 
+-- The event trigger entry points run as the role that issued the DDL: they note who that is,
+-- then hand over to the tracking functions, which run as pggit's owner (so that roles without
+-- rights on pggit still have their DDL recorded).
+CREATE FUNCTION pggit.on_ddl_command_end() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pggit AS $$
+BEGIN
+    PERFORM set_config('pggit.actor', current_user, true);
+    PERFORM pggit.track_ddl_commands(tg_tag);
+END
+$$;
+
+CREATE FUNCTION pggit.on_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pggit AS $$
+BEGIN
+    PERFORM set_config('pggit.actor', current_user, true);
+    PERFORM pggit.track_dropped_objects(tg_tag);
+END
+$$;
+
 CREATE EVENT TRIGGER pggit_ddl_command_end ON ddl_command_end EXECUTE FUNCTION pggit.on_ddl_command_end();
 CREATE EVENT TRIGGER pggit_sql_drop ON sql_drop EXECUTE FUNCTION pggit.on_sql_drop();
 
 SELECT pggit.baseline();
+
+-- Any role's DDL fires the entry points, which call into pggit: every role needs the schema.
+-- Functions that write pggit's records are for pggit itself and its administrators only.
+GRANT USAGE ON SCHEMA pggit TO PUBLIC;
+REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text, boolean),
+                           pggit.record_with_parts(oid, oid, text, text),
+                           pggit.drop_columns_of(text),
+                           pggit.record_tracking_error(text, text, text, text, text),
+                           pggit.baseline(),
+                           pggit.configure_tracking(text[], boolean, boolean, boolean),
+                           pggit.track_all_schemas()
+    FROM PUBLIC;

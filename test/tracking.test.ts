@@ -261,6 +261,29 @@ describe('tracking never breaks the user\'s DDL', () => {
   });
 });
 
+describe('who made a change', () => {
+  it('records the role that ran the DDL, which needs no rights on pggit', async () => {
+    const db = await freshDatabase();
+    await installPggit(db);
+    const admin = await connect(db);
+    try {
+      await admin.query(`CREATE ROLE app_owner LOGIN PASSWORD 'pw-app-owner'; CREATE SCHEMA app AUTHORIZATION app_owner`);
+      const app = await connect({ ...db, user: 'app_owner', password: 'pw-app-owner' });
+      try {
+        await app.query(`CREATE TABLE app.things (id int)`);
+        await expect(app.query(`SELECT pggit.record_object(0, 0, 0, 'forged')`)).rejects.toThrow(/permission denied/);
+      } finally {
+        await app.end();
+      }
+      const { rows } = await admin.query(`SELECT role_name, change_type FROM pggit.history WHERE full_name = 'app.things'`);
+      expect(rows).toEqual([{ role_name: 'app_owner', change_type: 'CREATE' }]);
+    } finally {
+      await admin.query(`DROP SCHEMA app CASCADE; DROP OWNED BY app_owner; DROP ROLE app_owner`);
+      await admin.end();
+    }
+  });
+});
+
 describe('configure_tracking', () => {
   it('tracks only the listed schemas, skips temp tables, and baselines a schema when it is added', async () => {
     const db = await freshDatabase();
