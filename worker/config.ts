@@ -25,6 +25,43 @@ const targetSchema = z
   .refine((t) => t.url_env !== undefined || t.host !== undefined, 'needs url_env or host')
   .refine((t) => !(t.url_env !== undefined && (t.host ?? t.port ?? t.database ?? t.user ?? t.password_env) !== undefined), 'use either url_env or host/port/database/user/password_env, not both');
 
+const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/, 'must be 1-63 letters, digits, "_", ".", "@" or "-"');
+/** Go-style durations as Temporal takes them: 90s, 15m, 4h, 2d. */
+export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 30s, 15m, 4h or 2d');
+
+const peopleSchema = z
+  .object({
+    /** Who may approve. A token_sha256 lets the CLI authenticate the person by a personal token. */
+    users: z.record(personName, z.object({ token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest').optional() }).strict()).default({}),
+    /** Named groups of users, for approval gates (`group:dba`). */
+    groups: z.record(personName, z.array(personName)).default({}),
+  })
+  .strict()
+  .superRefine((people, ctx) => {
+    for (const [group, members] of Object.entries(people.groups)) {
+      members.forEach((member, i) => {
+        if (!(member in people.users)) ctx.addIssue({ code: 'custom', path: ['groups', group, i], message: `unknown user '${member}' (not in people.users)` });
+      });
+    }
+  });
+
+const checklistNames = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
+
+const schedulesSchema = z
+  .object({
+    /** IANA time zone the calendar specs are read in. */
+    timezone: z.string().min(1).default('UTC'),
+    /** How late a missed run may still start (e.g. after the Temporal server was down). */
+    catchup_window: duration.default('1h'),
+    /** Cron expression per checklist (minute hour day-of-month month day-of-week). */
+    checklists: z
+      .object(Object.fromEntries(checklistNames.map((c) => [c, z.string().min(1)])) as Record<(typeof checklistNames)[number], z.ZodString>)
+      .partial()
+      .strict()
+      .default({ daily: '0 6 * * *', weekly: '0 7 * * 1', monthly: '0 8 1 * *', quarterly: '0 9 1 1,4,7,10 *' }),
+  })
+  .strict();
+
 const tlsSchema = z
   .object({
     client_cert_path: z.string().min(1).optional(),
@@ -58,6 +95,10 @@ const configSchema = z
       .strict()
       .prefault({}),
     targets: z.record(targetName, targetSchema).default({}),
+    /** Where the run ledger (schema pggit_ops) lives. */
+    ledger: z.object({ target: targetName.default('local') }).strict().prefault({}),
+    people: peopleSchema.prefault({}),
+    schedules: schedulesSchema.prefault({}),
     local_stack: z
       .object({
         /** Relative paths are taken from the config file's folder (or the project root without one). */
