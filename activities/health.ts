@@ -15,7 +15,7 @@ export interface TargetFacts {
   trackFunctions: string;
 }
 
-export async function readTargetFacts(client: pg.Client, target: string): Promise<TargetFacts> {
+export async function readTargetFacts(client: pg.ClientBase, target: string): Promise<TargetFacts> {
   const { rows } = await client.query<{
     database: string;
     server_version: string;

@@ -1,14 +1,20 @@
-// All activities, built over the worker's config so they can resolve target names to connections.
-import { withTarget } from './targets.ts';
-import { readTargetFacts, type TargetFacts } from './health.ts';
+// All activities of the worker, built over its config: target names resolve to pooled connections.
 import type { Config } from '../worker/config.ts';
+import { allChecks } from './checks/index.ts';
+import type { CheckDefinition } from './checks/define.ts';
+import { readTargetFacts, type TargetFacts } from './health.ts';
+import { ledgerActivities } from './ledger.ts';
+import type { TargetPools } from './pools.ts';
+import { stepActivities } from './steps.ts';
 
-export function createActivities(config: Config) {
+export function createActivities(config: Config, pools: TargetPools, checks: readonly CheckDefinition[] = allChecks) {
   return {
     /** Connects to a named target and returns real facts about it. Read-only. */
     async inspectTarget(target: string): Promise<TargetFacts> {
-      return withTarget(config, target, (client) => readTargetFacts(client, target));
+      return pools.withClient(target, (client) => readTargetFacts(client, target));
     },
+    ...ledgerActivities(pools),
+    ...stepActivities(checks, pools),
   };
 }
 

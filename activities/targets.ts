@@ -45,14 +45,3 @@ function sslOption(mode: string | undefined): pg.ClientConfig['ssl'] {
       return { rejectUnauthorized: true };
   }
 }
-
-/** Runs `fn` with a connected client for the target and always closes it. */
-export async function withTarget<T>(config: Config, name: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(connectionConfig(config, name));
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}

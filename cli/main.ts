@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { loadConfig } from '../worker/config.ts';
 import { createLogger, installRuntimeLogger } from '../worker/logging.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
-import { createWorkers, runWorkers } from '../worker/worker.ts';
+import { createWorkers } from '../worker/worker.ts';
 import { formatFacts, runHealthCheck } from './health.ts';
 import { install, type InstallOptions } from './install.ts';
 import { up } from './up.ts';
@@ -37,7 +37,7 @@ program
     process.once('SIGINT', () => stop.abort());
     process.once('SIGTERM', () => stop.abort());
     logger.info({ taskQueues: loaded.config.temporal.task_queues }, 'workers running');
-    await runWorkers(workers, stop.signal);
+    await workers.run(stop.signal);
     await connection.close();
   });
 

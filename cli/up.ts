@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { LoadedConfig } from '../worker/config.ts';
 import { startLocalStack } from '../worker/local-stack.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
-import { createWorkers, runWorkers } from '../worker/worker.ts';
+import { createWorkers } from '../worker/worker.ts';
 import { formatFacts, runHealthCheck } from './health.ts';
 
 export async function up(loaded: LoadedConfig): Promise<void> {
@@ -16,7 +16,7 @@ export async function up(loaded: LoadedConfig): Promise<void> {
     const connection = await connectWorker(loaded);
     const client = await connectClient(loaded);
     const workers = await createWorkers(loaded, connection);
-    const running = runWorkers(workers, stop.signal);
+    const running = workers.run(stop.signal);
     const { task_queues } = loaded.config.temporal;
     console.log(`Postgres     ${stack.postgres.url} (${stack.postgres.state}; data ${stack.postgres.dataDir})`);
     console.log(`Temporal     ${stack.temporal.address} (${stack.temporal.state}${stack.temporal.dbFile ? `; SQLite ${stack.temporal.dbFile}` : ''})`);

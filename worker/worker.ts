@@ -1,7 +1,11 @@
-// Worker bootstrap: one worker per task queue (short checks, long jobs), sharing one workflow bundle.
+// Worker bootstrap: one worker per task queue (short checks, long jobs), sharing one workflow
+// bundle, one set of activities and their connection pools.
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, Worker, type NativeConnection, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities/index.ts';
+import type { CheckDefinition } from '../activities/checks/define.ts';
+import { allChecks } from '../activities/checks/index.ts';
+import { TargetPools } from '../activities/pools.ts';
 import type { LoadedConfig } from './config.ts';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -27,25 +31,40 @@ const quietBundlerLogger = {
   },
 };
 
-export async function createWorkers(loaded: LoadedConfig, connection: NativeConnection): Promise<Worker[]> {
-  const activities = createActivities(loaded.config);
+export interface Workers {
+  workers: Worker[];
+  /** Runs until `signal` aborts (or a worker fails), then shuts every worker down and closes the pools. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export async function createWorkers(
+  loaded: LoadedConfig,
+  connection: NativeConnection,
+  checks: readonly CheckDefinition[] = allChecks,
+): Promise<Workers> {
+  const pools = new TargetPools(loaded.config);
+  const activities = createActivities(loaded.config, pools, checks);
   const workflowBundleCode = await workflowBundle();
   const { namespace, task_queues } = loaded.config.temporal;
-  return Promise.all(
+  const workers = await Promise.all(
     [task_queues.checks, task_queues.jobs].map((taskQueue) =>
       Worker.create({ connection, namespace, taskQueue, workflowBundle: workflowBundleCode, activities }),
     ),
   );
-}
-
-/** Runs all workers until `signal` aborts (or one fails), then shuts them all down. */
-export async function runWorkers(workers: Worker[], signal: AbortSignal): Promise<void> {
-  const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
-  signal.addEventListener('abort', stop, { once: true });
-  try {
-    await Promise.all(workers.map((w) => w.run()));
-  } finally {
-    signal.removeEventListener('abort', stop);
-    stop();
-  }
+  return {
+    workers,
+    async run(signal) {
+      const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+      signal.addEventListener('abort', stop, { once: true });
+      try {
+        // One worker failing stops the others: a half-served set of task queues is worse than none.
+        const results = await Promise.allSettled(workers.map((w) => w.run().catch((err: unknown) => { stop(); throw err; })));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
+      } finally {
+        signal.removeEventListener('abort', stop);
+        await pools.close();
+      }
+    },
+  };
 }

@@ -1,2 +1,3 @@
 // Every workflow the worker runs. Deterministic code only: all I/O happens in activities/.
 export { healthCheck } from './health-check.ts';
+export { runbookRun, approveUpdate, progressQuery } from './runbook.ts';

@@ -7,7 +7,9 @@ import { inject } from 'vitest';
 import { stringify } from 'yaml';
 import { loadConfig, type LoadedConfig } from '../../worker/config.ts';
 import { connectClient, connectWorker } from '../../worker/temporal-connection.ts';
-import { createWorkers, runWorkers } from '../../worker/worker.ts';
+import { createWorkers } from '../../worker/worker.ts';
+import type { CheckDefinition } from '../../activities/checks/define.ts';
+import { allChecks } from '../../activities/checks/index.ts';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type { PgConnection } from './postgres.ts';
@@ -41,13 +43,13 @@ export function testConfig(targets: Record<string, PgConnection>): LoadedConfig 
   return loadConfig({ file, env: {} });
 }
 
-/** Runs the product's workers while `fn` runs, then shuts them down. */
-export async function withWorkers<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>): Promise<T> {
+/** Runs the product's workers (plus any test-only checks) while `fn` runs, then shuts them down. */
+export async function withWorkers<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>, extraChecks: readonly CheckDefinition[] = []): Promise<T> {
   const connection = await connectWorker(loaded);
   const client = await connectClient(loaded);
-  const workers = await createWorkers(loaded, connection);
+  const workers = await createWorkers(loaded, connection, [...allChecks, ...extraChecks]);
   const stop = new AbortController();
-  const running = runWorkers(workers, stop.signal);
+  const running = workers.run(stop.signal);
   try {
     return await fn(client);
   } finally {

@@ -1,0 +1,7 @@
+// Every check a runbook step can name, in one registry: the worker registers each as an activity,
+// the runbook loader validates steps against it.
+import type { CheckDefinition } from './define.ts';
+import { noop } from './utility/noop.ts';
+import { wait } from './utility/wait.ts';
+
+export const allChecks: readonly CheckDefinition[] = [noop, wait];

@@ -1,0 +1,44 @@
+// Every check becomes an activity of its own name (so histories and the UI say what ran), each
+// resolving its target by name inside the worker and validating its arguments again: workflow
+// input can be hand-made, not only produced by the runbook loader.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CheckDefinition, StepResult } from './checks/define.ts';
+import type { StepInput } from '../workflows/runbook-types.ts';
+import type { TargetPools } from './pools.ts';
+
+export type StepActivity = (input: StepInput) => Promise<StepResult>;
+
+export function stepActivities(checks: readonly CheckDefinition[], pools: TargetPools): Record<string, StepActivity> {
+  const activities: Record<string, StepActivity> = {};
+  for (const check of checks) {
+    activities[check.name] = async (input) => {
+      const parsed = check.args.safeParse(input.args ?? {});
+      if (!parsed.success) {
+        throw ApplicationFailure.nonRetryable(
+          `step ${input.stepId}: invalid args for ${check.name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(args)'}: ${i.message}`).join('; ')}`,
+          'InvalidArgs',
+        );
+      }
+      const activity = Context.current();
+      return pools.withClient(input.target, (db) =>
+        pools.withLedger((ledger) =>
+          check.run(
+            {
+              target: input.target,
+              db,
+              ledger,
+              runId: input.runId,
+              stepId: input.stepId,
+              previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
+              heartbeat: (details) => activity.heartbeat(details),
+              signal: activity.cancellationSignal,
+            },
+            parsed.data,
+          ),
+        ),
+      );
+    };
+  }
+  return activities;
+}

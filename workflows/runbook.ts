@@ -1,0 +1,254 @@
+// The runbook interpreter: runs a resolved runbook step by step, durably. Each step may wait for
+// people (an approval gate, or a sign-off that is only a gate), runs its check as an activity,
+// and lands in the ledger with its findings. A query shows live progress; cancelling runs the
+// compensations of the steps that started.
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  currentUpdateInfo,
+  defineQuery,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { LedgerActivities } from '../activities/ledger.ts';
+import type { StepActivity } from '../activities/steps.ts';
+import { approvalRefusal, gateOutcome, type GateState } from './approvals.ts';
+import type {
+  ApproveInput,
+  ResolvedStep,
+  RunbookInput,
+  RunProgress,
+  StepProgress,
+  StepResult,
+  StepStatus,
+} from './runbook-types.ts';
+import { conditionHolds } from './step-conditions.ts';
+
+export const approveUpdate = defineUpdate<StepProgress, [ApproveInput]>('approve');
+export const progressQuery = defineQuery<RunProgress>('progress');
+
+const ledger = proxyLocalActivities<LedgerActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20 },
+});
+
+const nonRetryableErrorTypes = ['ConfigError', 'InvalidArgs'];
+
+function stepRunner(step: ResolvedStep, queues: RunbookInput['queues']): StepActivity {
+  const retry = {
+    maximumAttempts: step.retry.maximum_attempts,
+    initialInterval: step.retry.initial_interval,
+    backoffCoefficient: step.retry.backoff_coefficient,
+    maximumInterval: step.retry.maximum_interval,
+    nonRetryableErrorTypes,
+  };
+  // Short read-only checks run as local activities beside the workflow (no task-queue round trip);
+  // jobs go to the jobs queue, so a long dump never starves the daily checks.
+  const activities =
+    step.kind === 'check'
+      ? proxyLocalActivities<Record<string, StepActivity>>({ startToCloseTimeout: step.timeout, retry })
+      : proxyActivities<Record<string, StepActivity>>({
+          taskQueue: queues.jobs,
+          startToCloseTimeout: step.timeout,
+          heartbeatTimeout: step.heartbeat_timeout,
+          retry,
+        });
+  return activities[step.activity!]!;
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    return cause instanceof Error ? cause.message : err.message;
+  }
+  return String(err);
+}
+
+export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
+  const { runbook, target, initiator, queues } = input;
+  const { workflowId: runId, runId: temporalRunId } = workflowInfo();
+  const flow = runbook.steps.filter((s) => !s.compensation_only);
+  const progress: RunProgress = {
+    runId,
+    runbook: runbook.name,
+    target,
+    initiator,
+    status: 'running',
+    steps: flow.map((s) => ({ id: s.id, title: s.title, activity: s.activity, status: 'pending', findings: { info: 0, warning: 0, critical: 0 } })),
+  };
+  const stepProgress = (id: string) => progress.steps.find((s) => s.id === id)!;
+  let gate: GateState | undefined;
+
+  setHandler(progressQuery, () => progress);
+  setHandler(
+    approveUpdate,
+    async (request) => {
+      const decision = {
+        approver: request.approver,
+        decision: request.decision,
+        reason: request.reason,
+        requestId: currentUpdateInfo()!.id,
+        at: new Date().toISOString(),
+      };
+      // Synchronously, before any await: the gate sees the decision at once.
+      gate = { ...gate!, decisions: [...gate!.decisions, decision] };
+      const step = stepProgress(request.stepId);
+      step.approval = { ...step.approval!, decisions: [...gate.decisions] };
+      await ledger.recordApproval({ runId, stepId: request.stepId, requestId: decision.requestId, approver: decision.approver,
+                                    decision: decision.decision, reason: decision.reason, outcome: 'accepted' });
+      return step;
+    },
+    {
+      validator: (request) => {
+        const refusal = approvalRefusal(gate, request, initiator);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
+
+  async function record(step: StepProgress, status: StepStatus, extra: { result?: StepResult; error?: string; attempts?: number } = {}) {
+    const now = new Date().toISOString();
+    step.status = status;
+    if (status === 'running' || status === 'waiting_approval') step.startedAt ??= now;
+    const finished = !['running', 'waiting_approval', 'pending'].includes(status);
+    if (finished) step.finishedAt = now;
+    if (extra.result) {
+      step.summary = extra.result.summary;
+      for (const f of extra.result.findings) step.findings[f.severity] += 1;
+    }
+    if (extra.error) step.error = extra.error;
+    await ledger.recordStep({
+      runId, target, stepId: step.id, status,
+      summary: step.summary, data: extra.result?.data, error: step.error, attempts: extra.attempts,
+      startedAt: step.startedAt, finishedAt: finished ? now : undefined, findings: extra.result?.findings,
+    });
+  }
+
+  /** Opens the step's gate and waits for the quorum, a rejection, or the timeout (after any escalation). */
+  async function awaitApproval(step: ResolvedStep): Promise<{ outcome: 'approved' | 'rejected' | 'timed out'; note: string }> {
+    const approval = step.approval!;
+    const deadline = (timeout: string) => new Date(Date.now() + msOf(timeout)).toISOString();
+    gate = {
+      stepId: step.id,
+      approvers: approval.users,
+      quorum: approval.quorum,
+      fourEyes: step.kind === 'job',
+      commentRequired: approval.comment_required,
+      decisions: [],
+    };
+    const sp = stepProgress(step.id);
+    sp.approval = { approvers: [...approval.users], quorum: approval.quorum, decisions: [], deadline: deadline(approval.timeout) };
+    await record(sp, 'waiting_approval');
+    let decided = await condition(() => gateOutcome(gate!) !== 'open', approval.timeout);
+    if (!decided && approval.on_timeout !== 'reject') {
+      const escalation = approval.on_timeout;
+      gate = { ...gate, approvers: [...new Set([...gate.approvers, ...escalation.users])] };
+      sp.approval = { ...sp.approval, approvers: [...gate.approvers], deadline: deadline(escalation.timeout) };
+      sp.summary = `no decision within ${approval.timeout}: escalated to ${escalation.escalate_to.join(', ')}`;
+      await record(sp, 'waiting_approval');
+      decided = await condition(() => gateOutcome(gate!) !== 'open', escalation.timeout);
+    }
+    const decisions = gate.decisions;
+    gate = undefined;
+    if (!decided) return { outcome: 'timed out', note: `no decision within the approval timeout` };
+    const rejection = decisions.find((d) => d.decision === 'reject');
+    if (rejection) return { outcome: 'rejected', note: `rejected by ${rejection.approver}: ${rejection.reason}` };
+    return {
+      outcome: 'approved',
+      note: decisions.map((d) => `${d.decision === 'approve' ? 'approved' : d.decision} by ${d.approver}${d.reason ? `: ${d.reason}` : ''}`).join('; '),
+    };
+  }
+
+  const started: ResolvedStep[] = [];
+  const byId = new Map(runbook.steps.map((s) => [s.id, s]));
+
+  async function compensate(step: ResolvedStep): Promise<void> {
+    const policy = step.on_failure;
+    if (typeof policy !== 'object') return;
+    const compensation = byId.get(policy.compensate)!;
+    const sp = stepProgress(step.id);
+    try {
+      const result = await stepRunner(compensation, queues)({ target, runId, stepId: compensation.id, args: compensation.args, previousRunAt: undefined });
+      sp.summary = `${sp.summary ? `${sp.summary}; ` : ''}compensated by ${compensation.id}: ${result.summary}`;
+      await record(sp, 'compensated', { result: { ...result, summary: sp.summary } });
+    } catch (err) {
+      await record(sp, sp.status, { error: `compensation ${compensation.id} failed: ${describeError(err)}` });
+    }
+  }
+
+  let failure: string | undefined;
+  try {
+    const { previousRunAt } = await ledger.recordRunStart({
+      runId, temporalRunId, runbook: runbook.name, target, params: runbook.params, initiator,
+      steps: flow.map((s) => ({ id: s.id, activity: s.activity })),
+    });
+
+    for (const step of flow) {
+      const sp = stepProgress(step.id);
+      if (step.when && !conditionHolds(step.when, progress.steps)) {
+        sp.summary = `skipped: condition on ${step.when.step} not met`;
+        await record(sp, 'skipped');
+        continue;
+      }
+      let stepFailure: string | undefined;
+      if (step.approval) {
+        const { outcome, note } = await awaitApproval(step);
+        sp.summary = note;
+        if (outcome !== 'approved') {
+          stepFailure = note;
+          await record(sp, 'rejected', { error: note });
+        } else if (!step.activity) {
+          await record(sp, 'succeeded', { result: { summary: `signed off: ${note}`, findings: [] } });
+          continue;
+        }
+      }
+      if (!stepFailure) {
+        started.push(step);
+        await record(sp, 'running');
+        try {
+          const result = await stepRunner(step, queues)({ target, runId, stepId: step.id, args: step.args, previousRunAt });
+          await record(sp, 'succeeded', { result });
+          continue;
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          stepFailure = describeError(err);
+          await record(sp, 'failed', { error: stepFailure });
+        }
+      }
+      if (step.on_failure === 'continue') continue;
+      await compensate(step);
+      failure = `step ${step.id} ${sp.status === 'rejected' ? 'was not approved' : 'failed'}: ${stepFailure}`;
+      break;
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(async () => {
+      for (const step of [...started].reverse()) await compensate(step);
+      for (const sp of progress.steps) {
+        if (['pending', 'running', 'waiting_approval'].includes(sp.status)) await record(sp, 'cancelled');
+      }
+      progress.status = 'cancelled';
+      await ledger.recordRunEnd({ runId, status: 'cancelled' });
+    });
+    throw err;
+  }
+
+  const problems = progress.steps.filter((s) => ['failed', 'rejected', 'compensated'].includes(s.status));
+  progress.status = failure || problems.length ? 'failed' : 'succeeded';
+  await ledger.recordRunEnd({ runId, status: progress.status, error: failure });
+  if (failure) throw ApplicationFailure.nonRetryable(failure, 'RunbookStepFailed', progress);
+  return progress;
+}
+
+/** Milliseconds of a duration as runbooks write them (30s, 15m, 4h, 2d, 500ms). */
+function msOf(duration: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
+  if (!m) throw ApplicationFailure.nonRetryable(`bad duration ${duration}`, 'InvalidRunbook');
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
