@@ -4,12 +4,15 @@
 --
 -- Names are PostgreSQL's own canonical identities (pg_identify_object), which quote every part
 -- that needs it, so names with quotes, dots, spaces, upper case or non-ASCII letters round-trip.
--- Every function fixes its search_path; tracking functions are SECURITY DEFINER so that roles
--- without rights on pggit can still run DDL and have it recorded.
+-- Functions that write, or whose output depends on name resolution, fix their search_path; small
+-- read-only helpers do not (they use pg_catalog, which is always searched first, and qualified
+-- pggit names), so PostgreSQL can inline them into the queries that call them thousands of times.
+-- Tracking functions are SECURITY DEFINER so that roles without rights on pggit can still run DDL
+-- and have it recorded.
 
 -- Which schemas are tracked, from pggit.settings.
 CREATE FUNCTION pggit.is_tracked_namespace(nsp oid) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN n.nspname IN ('pggit', 'pggit_ops') THEN false              -- never track ourselves
         WHEN n.nspname LIKE 'pg\_toast%' THEN false
@@ -26,7 +29,7 @@ $$;
 CREATE FUNCTION pggit.describe(p_classid oid, p_objid oid, p_objsubid integer)
 RETURNS TABLE (object_type text, full_name text, schema_name text, parent_name text,
                parent_classid oid, parent_objid oid)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     nsp oid;
     rel record;
@@ -142,10 +145,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
       FROM candidates a CROSS JOIN LATERAL pggit.describe(a.classid, a.objid, a.objsubid) d
 $$;
 
--- One column as it would be written in CREATE TABLE.
-CREATE FUNCTION pggit.column_sql(p_relid oid, p_attnum integer) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
-    SELECT format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
+-- A relation's columns as they would be written in CREATE TABLE, all in one query (a table
+-- definition needs every column; reading them one by one dominated the cost of tracking).
+CREATE FUNCTION pggit.columns_sql(p_relid oid) RETURNS TABLE (attnum integer, sql text)
+LANGUAGE sql STABLE AS $$
+    SELECT a.attnum::integer,
+           format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
         || CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation
                 THEN ' COLLATE ' || (SELECT format('%I.%I', n.nspname, co.collname) FROM pg_collation co
                                       JOIN pg_namespace n ON n.oid = co.collnamespace WHERE co.oid = a.attcollation)
@@ -159,12 +164,12 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
       FROM pg_attribute a
       JOIN pg_type t ON t.oid = a.atttypid
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-     WHERE a.attrelid = p_relid AND a.attnum = p_attnum
+     WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
 -- A COMMENT statement for an object that has a comment, else ''.
 CREATE FUNCTION pggit.comment_sql(p_classid oid, p_objid oid, p_objsubid integer, p_kind text, p_name text) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE sql STABLE AS $$
     SELECT coalesce((SELECT E'\n' || format('COMMENT ON %s %s IS %L;', p_kind, p_name, d.description)
                        FROM pg_description d
                       WHERE d.classoid = p_classid AND d.objoid = p_objid AND d.objsubid = p_objsubid), '')
@@ -193,8 +198,7 @@ BEGIN
         ELSE
             SELECT format(E'CREATE %sTABLE %s (\n    %s\n)', CASE c.relpersistence WHEN 'u' THEN 'UNLOGGED ' ELSE '' END, ident,
                           array_to_string(array_cat(
-                              array(SELECT pggit.column_sql(p_objid, a.attnum) FROM pg_attribute a
-                                     WHERE a.attrelid = p_objid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum),
+                              array(SELECT col.sql FROM pggit.columns_sql(p_objid) col ORDER BY col.attnum),
                               array(SELECT format('CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid)) FROM pg_constraint k
                                      WHERE k.conrelid = p_objid AND k.conparentid = 0 ORDER BY k.contype, k.conname)),
                           E',\n    '))
@@ -208,7 +212,8 @@ BEGIN
         END IF;
         RETURN def || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'TABLE', ident);
     WHEN 'table column' THEN
-        RETURN format('ALTER TABLE %s ADD COLUMN %s;', p_objid::regclass, pggit.column_sql(p_objid, p_objsubid))
+        RETURN format('ALTER TABLE %s ADD COLUMN %s;', p_objid::regclass,
+                      (SELECT col.sql FROM pggit.columns_sql(p_objid) col WHERE col.attnum = p_objsubid))
             || pggit.comment_sql(p_classid, p_objid, p_objsubid, 'COLUMN', ident);
     WHEN 'index' THEN
         RETURN pg_get_indexdef(p_objid) || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'INDEX', ident);
@@ -287,7 +292,7 @@ $$;
 
 -- Columns get a signature so a type change or a new NOT NULL (breaking) can be told from a new default.
 CREATE FUNCTION pggit.object_signature(p_classid oid, p_objid oid, p_objsubid integer, p_object_type text) RETURNS text
-LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE sql STABLE AS $$
     SELECT format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
       FROM pg_attribute a
      WHERE p_object_type = 'table column' AND a.attrelid = p_objid AND a.attnum = p_objsubid
@@ -297,7 +302,7 @@ $$;
 -- column, an array or row type to its element or table, a view column to the view.
 CREATE FUNCTION pggit.owner_of(p_classid oid, p_objid oid, p_objsubid integer)
 RETURNS TABLE (full_name text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     c oid := p_classid; o oid := p_objid; s integer := p_objsubid;
     owner_rel oid;
@@ -364,7 +369,8 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT major || '.' || minor || '.' || patch $$;
 -- Records one change of one object: bumps its version, writes history, re-reads its dependencies.
 -- Returns the severity recorded, or NULL when nothing about the object changed.
 CREATE FUNCTION pggit.record_object(p_classid oid, p_objid oid, p_objsubid integer, p_command_tag text,
-                                    p_severity_hint text DEFAULT NULL, p_baseline boolean DEFAULT false)
+                                    p_severity_hint text DEFAULT NULL, p_baseline boolean DEFAULT false,
+                                    p_definition text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
 DECLARE
@@ -379,7 +385,7 @@ DECLARE
 BEGIN
     SELECT * INTO d FROM pggit.describe(p_classid, p_objid, p_objsubid);
     IF NOT FOUND THEN RETURN NULL; END IF;
-    new_def := pggit.object_definition(p_classid, p_objid, p_objsubid, d.object_type);
+    new_def := coalesce(p_definition, pggit.object_definition(p_classid, p_objid, p_objsubid, d.object_type));
     new_sig := pggit.object_signature(p_classid, p_objid, p_objsubid, d.object_type);
 
     -- The live object is known by its catalog address; after a rename only the address still matches.
@@ -406,8 +412,10 @@ BEGIN
             change := 'RENAME'; severity := 'MAJOR';          -- clients using the old name break
         ELSIF obj.definition IS NOT DISTINCT FROM new_def THEN
             IF p_severity_hint IS NULL OR p_baseline THEN
-                -- Nothing changed (ALTER ... OWNER TO, a repeated baseline); just keep the address current.
-                UPDATE pggit.objects SET classid = p_classid, objid = p_objid, objsubid = p_objsubid WHERE id = obj.id;
+                -- Nothing changed (ALTER ... OWNER TO, a repeated baseline); keep the address current
+                -- (it differs after a restore) without writing a new row version when it is.
+                UPDATE pggit.objects SET classid = p_classid, objid = p_objid, objsubid = p_objsubid
+                 WHERE id = obj.id AND (classid, objid, objsubid) IS DISTINCT FROM (p_classid, p_objid, p_objsubid);
                 RETURN NULL;
             END IF;
             change := 'ALTER'; severity := p_severity_hint;   -- e.g. an index added to this table
@@ -451,7 +459,7 @@ $$;
 -- The parts recorded with an object: a table's columns, constraints, triggers and indexes (a
 -- constraint brings its index along unannounced); a domain's constraints.
 CREATE FUNCTION pggit.parts_of(p_classid oid, p_objid oid) RETURNS TABLE (classid oid, objid oid, objsubid integer)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+LANGUAGE sql STABLE AS $$
     SELECT 'pg_class'::regclass, a.attrelid, a.attnum::integer FROM pg_attribute a
      WHERE p_classid = 'pg_class'::regclass AND a.attrelid = p_objid AND a.attnum > 0 AND NOT a.attisdropped
     UNION ALL
@@ -465,28 +473,106 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
      WHERE p_classid = 'pg_class'::regclass AND x.indrelid = p_objid
 $$;
 
--- Records an object with its parts; its severity is the largest of its parts' changes. A
--- partitioned table's partitions follow it (ALTER on the parent reaches every partition, and
--- ATTACH PARTITION is announced on the parent only).
+-- Records an object with its parts; its severity is the largest of its parts' changes.
+-- Most ALTERs change one thing, so parts are re-read only where something can have changed: a new
+-- or renamed part always; the definition of every part only when the object's own definition
+-- changed (columns and constraints are written into it). Partitions follow their parent when the
+-- parent changed (ALTER on the parent reaches every partition) or when their attachment did
+-- (ATTACH and DETACH PARTITION are announced on the parent only).
 CREATE FUNCTION pggit.record_with_parts(p_classid oid, p_objid oid, p_command_tag text, p_severity_hint text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
 DECLARE
+    own record;
+    own_type text;
+    own_def text;
+    own_changed boolean;
     part record;
     parts_severity text := p_severity_hint;
-    partition oid;
+    partition record;
 BEGIN
-    FOR part IN SELECT * FROM pggit.parts_of(p_classid, p_objid) LOOP
+    SELECT o.* INTO own FROM pggit.objects o
+     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
+    own_type := coalesce(own.object_type, (SELECT d.object_type FROM pggit.describe(p_classid, p_objid, 0) d));
+    own_def := pggit.object_definition(p_classid, p_objid, 0, own_type);
+    own_changed := own.id IS NULL
+        OR own.full_name IS DISTINCT FROM (pg_identify_object(p_classid, p_objid, 0)).identity
+        OR own.definition IS DISTINCT FROM own_def;
+
+    -- A column or constraint whose line in the old definition is unchanged has not changed (its
+    -- comment only changes by COMMENT, which is announced on the part itself).
+    FOR part IN
+        WITH old_lines AS (
+            SELECT btrim(rtrim(l, ','), ' ') AS line FROM unnest(string_to_array(own.definition, E'\n')) l
+        ), columns AS MATERIALIZED (
+            SELECT c.* FROM pggit.columns_sql(p_objid) c WHERE own_changed AND p_classid = 'pg_class'::regclass
+        )
+        SELECT p.* FROM pggit.parts_of(p_classid, p_objid) p
+          LEFT JOIN pggit.objects o ON o.is_active AND o.classid = p.classid AND o.objid = p.objid AND o.objsubid = p.objsubid
+         WHERE o.id IS NULL
+            OR o.full_name IS DISTINCT FROM (pg_identify_object(p.classid, p.objid, p.objsubid)).identity
+            OR (own_changed AND CASE
+                  WHEN p.objsubid > 0 THEN NOT EXISTS (
+                      SELECT 1 FROM columns c JOIN old_lines ON old_lines.line = c.sql WHERE c.attnum = p.objsubid)
+                  WHEN p.classid = 'pg_constraint'::regclass THEN NOT EXISTS (
+                      SELECT 1 FROM pg_constraint k JOIN old_lines ON old_lines.line = format('CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid))
+                       WHERE k.oid = p.objid)
+                  ELSE o.definition IS DISTINCT FROM pggit.object_definition(p.classid, p.objid, p.objsubid, o.object_type)
+                END)
+    LOOP
         parts_severity := pggit.max_severity(parts_severity,
             pggit.record_object(part.classid, part.objid, part.objsubid, p_command_tag));
     END LOOP;
+
     IF p_classid = 'pg_class'::regclass THEN
-        FOR partition IN SELECT i.inhrelid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                          WHERE i.inhparent = p_objid AND c.relkind IN ('r', 'p', 'f') LOOP
-            PERFORM pggit.record_with_parts(p_classid, partition, p_command_tag);
+        FOR partition IN
+            -- attached now: follow the parent's change, or a new attachment
+            SELECT i.inhrelid AS relid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              LEFT JOIN pggit.objects o ON o.is_active AND o.classid = 'pg_class'::regclass AND o.objid = i.inhrelid AND o.objsubid = 0
+             WHERE i.inhparent = p_objid AND c.relkind IN ('r', 'p', 'f')
+               AND (own_changed OR o.id IS NULL OR o.object_type <> 'partition')
+            UNION
+            -- recorded as this table's partition but no longer attached: detached
+            SELECT o.objid FROM pggit.objects o
+             WHERE o.is_active AND o.object_type = 'partition' AND o.parent_name = own.full_name
+               AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = o.objid AND i.inhparent = p_objid)
+        LOOP
+            PERFORM pggit.record_with_parts(p_classid, partition.relid, p_command_tag);
         END LOOP;
     END IF;
-    RETURN pggit.record_object(p_classid, p_objid, 0, p_command_tag, parts_severity);
+
+    IF NOT own_changed AND parts_severity IS NULL THEN
+        RETURN NULL;   -- ALTER ... OWNER TO, SET STATISTICS and the like: nothing pggit versions
+    END IF;
+    RETURN pggit.record_object(p_classid, p_objid, 0, p_command_tag, parts_severity, false, own_def);
+END
+$$;
+
+-- Objects whose definition prints the name or definition of a changed object (a view names the
+-- columns it reads, an index its columns, a foreign key the referenced table) are re-read after
+-- the statement: a rename changes their text without any DDL of their own.
+CREATE FUNCTION pggit.record_dependents(p_changed text[], p_command_tag text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+DECLARE
+    dependent record;
+    changed_parents text[] := '{}';
+BEGIN
+    FOR dependent IN
+        SELECT DISTINCT o.classid, o.objid, o.objsubid, o.parent_name
+          FROM pggit.dependencies d
+          JOIN pggit.objects o ON o.is_active AND o.full_name = d.dependent_object
+         WHERE d.dependency_object = ANY (p_changed) AND o.full_name <> ALL (p_changed)
+    LOOP
+        IF pggit.record_object(dependent.classid, dependent.objid, dependent.objsubid, p_command_tag) IS NOT NULL
+           AND dependent.parent_name IS NOT NULL THEN
+            changed_parents := changed_parents || dependent.parent_name;
+        END IF;
+    END LOOP;
+    -- A table prints its constraints: a foreign key that now names another column changes it too.
+    PERFORM pggit.record_object(o.classid, o.objid, 0, p_command_tag)
+       FROM pggit.objects o
+      WHERE o.is_active AND o.objsubid = 0 AND o.object_type IN ('table', 'partition', 'foreign table', 'domain')
+        AND o.full_name = ANY (changed_parents) AND o.full_name <> ALL (p_changed);
 END
 $$;
 
@@ -591,6 +677,7 @@ DECLARE
     lost text[] := string_to_array(rtrim(coalesce(current_setting('pggit.lost_parts', true), ''), E'\n'), E'\n');
     severity text;
     parent text;
+    history_before bigint := (SELECT coalesce(max(h.id), 0) FROM pggit.history h);
     err_state text; err_message text; err_detail text; err_context text;
 BEGIN
     PERFORM set_config('pggit.lost_parts', '', true);
@@ -613,11 +700,17 @@ BEGIN
     -- its table gets a version too, unless this statement already recorded the table.
     FOR parent IN SELECT jsonb_object_keys(parents) LOOP
         CONTINUE WHEN parent = ANY (done);
-        PERFORM pggit.record_object(o.classid, o.objid, 0, tag, parents ->> parent)
+        -- With its parts: a renamed column also renames it inside the table's index definitions.
+        PERFORM pggit.record_with_parts(o.classid, o.objid, tag, parents ->> parent)
            FROM pggit.objects o WHERE o.is_active AND o.full_name = parent AND o.objsubid = 0
             AND o.object_type IN ('table', 'partition', 'foreign table', 'domain')
             AND o.created_at < now();   -- a table created in this transaction includes its parts
     END LOOP;
+    PERFORM pggit.record_dependents(
+        ARRAY(SELECT DISTINCT h.full_name FROM pggit.history h
+               WHERE h.id > history_before AND h.transaction_id = pg_current_xact_id()
+                 AND h.change_type IN ('ALTER', 'RENAME')),
+        tag);
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                             err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
@@ -750,8 +843,9 @@ SELECT pggit.baseline();
 -- Any role's DDL fires the entry points, which call into pggit: every role needs the schema.
 -- Functions that write pggit's records are for pggit itself and its administrators only.
 GRANT USAGE ON SCHEMA pggit TO PUBLIC;
-REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text, boolean),
+REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text, boolean, text),
                            pggit.record_with_parts(oid, oid, text, text),
+                           pggit.record_dependents(text[], text),
                            pggit.drop_columns_of(text),
                            pggit.record_tracking_error(text, text, text, text, text),
                            pggit.baseline(),

@@ -84,6 +84,18 @@ describe('verify_database_integrity', () => {
   });
 });
 
+describe('definitions of dependents', () => {
+  it('stay current when a column they print is renamed: views, indexes and foreign keys', async () => {
+    await client.query(`ALTER TABLE public.film RENAME COLUMN title TO film_title`);
+    await client.query(`ALTER TABLE public.actor RENAME COLUMN actor_id TO id`);
+    expect(await problems()).toEqual([]);
+    const view = await client.query(`SELECT definition FROM pggit.objects WHERE full_name = 'public.film_list'`);
+    expect(view.rows[0].definition).toContain('film.film_title');
+    const { rows } = await client.query(`SELECT change_type FROM pggit.history WHERE full_name = 'film_actor_actor_id_fkey on public.film_actor' ORDER BY id`);
+    expect(rows.map((r) => r.change_type)).toEqual(['BASELINE', 'ALTER']); // its text names actor(id) now
+  });
+});
+
 describe('resync_catalog_addresses', () => {
   it('re-binds objects whose OIDs changed (as after a restore) so renames are still recognised', async () => {
     // Simulate a restore: the stored addresses no longer point at the live objects.
