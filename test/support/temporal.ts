@@ -20,7 +20,7 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
  * Writes a real config file naming the test server's databases as targets (passwords in env vars
  * the file names, as in production) and loads it through the product's own loader.
  */
-export function testConfig(targets: Record<string, PgConnection>): LoadedConfig {
+export function testConfig(targets: Record<string, PgConnection>, extra: Record<string, unknown> = {}): LoadedConfig {
   const tag = randomBytes(4).toString('hex');
   const fileTargets: Record<string, unknown> = {};
   for (const [name, c] of Object.entries(targets)) {
@@ -38,6 +38,7 @@ export function testConfig(targets: Record<string, PgConnection>): LoadedConfig 
         task_queues: { checks: `checks-${tag}`, jobs: `jobs-${tag}` },
       },
       targets: fileTargets,
+      ...extra,
     }),
   );
   return loadConfig({ file, env: {} });
