@@ -1,0 +1,99 @@
+// Kill -9 the worker process in the middle of a run, start a new one: the run completes exactly
+// once, and the ledger holds every step once.
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectClient } from '../worker/temporal-connection.ts';
+import { projectRoot } from '../worker/tools.ts';
+import { timeSuffix } from '../workflows/ids.ts';
+import { progressQuery, runbookRun } from '../workflows/runbook.ts';
+import type { ResolvedRunbook, ResolvedStep } from '../workflows/runbook-types.ts';
+import { installPggit } from './support/pggit.ts';
+import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { testConfig } from './support/temporal.ts';
+
+let server: TestPostgres;
+beforeAll(async () => {
+  server = await startPostgres();
+  await installPggit(server.connection);
+});
+afterAll(() => server?.stop());
+
+function step(id: string, overrides: Partial<ResolvedStep>): ResolvedStep {
+  return {
+    id, title: id, activity: 'noop', kind: 'check', args: {}, timeout: '1m',
+    retry: { maximum_attempts: 5, initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5s' },
+    on_failure: 'abort', compensation_only: false, ...overrides,
+  };
+}
+
+describe('a worker killed mid-run', () => {
+  it('leaves the run to a new worker, which completes it exactly once', async () => {
+    const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' } });
+    const passwordEnv = loaded.config.targets.app!.password_env!;
+    // The worker process reads the same config file (env names only) and gets the secret in its environment.
+    const configFile = loaded.file!;
+    const startWorker = (): ResultPromise =>
+      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', configFile], {
+        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
+        reject: false,
+      });
+
+    const client = await connectClient(loaded);
+    const runbook: ResolvedRunbook = {
+      name: 'crash', description: 'crash drill', params: {},
+      steps: [
+        step('before', {}),
+        step('long', { activity: 'wait', kind: 'job', args: { seconds: 6 }, timeout: '2m', heartbeat_timeout: '3s' }),
+        step('after', {}),
+      ],
+    };
+    let worker = startWorker();
+    try {
+      const handle = await client.workflow.start(runbookRun, {
+        taskQueue: loaded.config.temporal.task_queues.checks,
+        workflowId: `crash/app/${timeSuffix()}`,
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: loaded.config.temporal.task_queues }],
+      });
+      for (let i = 0; i < 300; i++) {
+        const progress = await handle.query(progressQuery).catch(() => undefined);
+        if (progress?.steps[1]?.status === 'running') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 1500)); // well inside the 6 s step
+      worker.kill('SIGKILL');
+      await worker;
+
+      worker = startWorker();
+      const result = await handle.result();
+      expect(result.status).toBe('succeeded');
+      expect(result.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+
+      const db = new pg.Client(server.connection);
+      await db.connect();
+      try {
+        const runs = await db.query('SELECT status FROM pggit_ops.runs WHERE run_id = $1', [handle.workflowId]);
+        expect(runs.rows).toEqual([{ status: 'succeeded' }]);
+        const steps = await db.query('SELECT step_id, status FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position', [handle.workflowId]);
+        expect(steps.rows).toEqual([
+          { step_id: 'before', status: 'succeeded' },
+          { step_id: 'long', status: 'succeeded' },
+          { step_id: 'after', status: 'succeeded' },
+        ]);
+      } finally {
+        await db.end();
+      }
+      // The history shows the long step's first attempt was lost with the worker and retried.
+      const history = await handle.fetchHistory();
+      const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts).toContain(2);
+      const completions = history.events!.filter((e) => e.workflowExecutionCompletedEventAttributes);
+      expect(completions).toHaveLength(1);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await client.connection.close();
+    }
+  });
+});
