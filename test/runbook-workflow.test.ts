@@ -9,7 +9,9 @@ import { z } from 'zod';
 import { defineCheck } from '../activities/checks/define.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
-import type { ApproveInput, ResolvedRunbook, ResolvedStep, RunProgress } from '../workflows/runbook-types.ts';
+import type { ApproveInput, ResolvedRunbook, RunProgress } from '../workflows/runbook-types.ts';
+import { allChecks } from '../activities/checks/index.ts';
+import { parseRunbook } from '../runbooks/loader.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
@@ -60,7 +62,7 @@ beforeAll(async () => {
     { app: server.connection },
     {
       ledger: { target: 'app' },
-      people: { users: { alice: {}, bob: {}, carol: {}, dave: {} }, groups: { dba: ['alice', 'bob'], oncall: ['carol'] } },
+      people,
     },
   );
 });
@@ -69,23 +71,12 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function step(id: string, overrides: Partial<ResolvedStep> = {}): ResolvedStep {
-  return {
-    id,
-    title: `step ${id}`,
-    activity: 'noop',
-    kind: 'check',
-    args: {},
-    timeout: '1m',
-    retry: { maximum_attempts: 1, initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '10s' },
-    on_failure: 'abort',
-    compensation_only: false,
-    ...overrides,
-  };
-}
+const people = { users: { alice: {}, bob: {}, carol: {}, dave: {} }, groups: { dba: ['alice', 'bob'], oncall: ['carol'] } };
 
-function runbook(name: string, steps: ResolvedStep[]): ResolvedRunbook {
-  return { name, description: `test runbook ${name}`, params: {}, steps };
+/** A runbook from YAML steps, through the real loader (so the interpreter gets what production gets). */
+function runbook(name: string, steps: string): ResolvedRunbook {
+  const text = `name: ${name}\ndescription: test runbook ${name}\nsteps:\n${steps.replace(/^/gm, '  ')}`;
+  return parseRunbook(text, `${name}.yaml`, { checks: [...allChecks, ...testChecks], people });
 }
 
 function start(client: Client, rb: ResolvedRunbook, initiator = 'alice'): Promise<WorkflowHandle<typeof runbookRun>> {
@@ -125,12 +116,11 @@ async function refusal(promise: Promise<unknown>): Promise<string> {
 describe('runbook interpreter', () => {
   it('runs steps in order, skips by condition, and records run, steps and findings in the ledger', async () => {
     await withWorkers(loaded, async (client) => {
-      const rb = runbook('flow', [
-        step('first', { activity: 'testReport', args: { severities: ['warning', 'info'] } }),
-        step('only_if_critical', { when: { step: 'first', min_severity: 'critical' } }),
-        step('only_if_warning', { activity: 'testReport', args: { severities: ['critical'] }, when: { step: 'first', min_severity: 'warning' } }),
-        step('long', { activity: 'wait', kind: 'job', args: { seconds: 0 } }),
-      ]);
+      const rb = runbook('flow', `
+- { id: first, title: first, activity: testReport, args: { severities: [warning, info] } }
+- { id: only_if_critical, title: skipped, activity: noop, when: { step: first, min_severity: critical } }
+- { id: only_if_warning, title: runs, activity: testReport, args: { severities: [critical] }, when: { step: first, min_severity: warning } }
+- { id: long, title: a job, activity: wait, args: { seconds: 0 } }`);
       const handle = await start(client, rb);
       const result = await handle.result();
       expect(result.status).toBe('succeeded');
@@ -154,11 +144,10 @@ describe('runbook interpreter', () => {
 
   it('continues past a failing step marked continue, and aborts on one marked abort', async () => {
     await withWorkers(loaded, async (client) => {
-      const handle = await start(client, runbook('failures', [
-        step('tolerated', { activity: 'testFail', kind: 'job', on_failure: 'continue' }),
-        step('fatal', { activity: 'testFail', kind: 'job' }),
-        step('never', {}),
-      ]));
+      const handle = await start(client, runbook('failures', `
+- { id: tolerated, title: tolerated, activity: testFail, retry: { maximum_attempts: 1 }, on_failure: continue }
+- { id: fatal, title: fatal, activity: testFail, retry: { maximum_attempts: 2 } }
+- { id: never, title: never, activity: noop }`));
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       expect(((err as WorkflowFailedError).cause as Error).message).toBe('step fatal failed: planted failure');
@@ -171,10 +160,9 @@ describe('runbook interpreter', () => {
 
   it('runs the named compensation when a step fails', async () => {
     await withWorkers(loaded, async (client) => {
-      const handle = await start(client, runbook('compensate', [
-        step('undo', { activity: 'testMark', kind: 'job', args: { mark: 'undone' }, compensation_only: true }),
-        step('risky', { activity: 'testFail', kind: 'job', on_failure: { compensate: 'undo' } }),
-      ]));
+      const handle = await start(client, runbook('compensate', `
+- { id: undo, title: undo, activity: testMark, args: { mark: undone }, compensation_only: true }
+- { id: risky, title: risky, activity: testFail, retry: { maximum_attempts: 1 }, on_failure: { compensate: undo } }`));
       await handle.result().catch(() => undefined);
       const progress = await handle.query(progressQuery);
       expect(progress.steps.map((s) => [s.id, s.status])).toEqual([['risky', 'compensated']]);
@@ -184,18 +172,19 @@ describe('runbook interpreter', () => {
 });
 
 describe('approval gates', () => {
-  const gated = (overrides: Partial<ResolvedStep['approval']> = {}) =>
-    step('reindex', {
-      activity: 'testMark',
-      kind: 'job',
-      args: { mark: `approved-${randomUUID()}` },
-      approval: { approvers: ['group:dba'], users: ['alice', 'bob'], quorum: 1, timeout: '1h', on_timeout: 'reject', comment_required: false, ...overrides },
-    });
+  /** A destructive (job) step behind an approval gate; `approval` is YAML for the gate's keys. */
+  const gated = (name: string, approval = 'approvers: ["group:dba"], timeout: 1h') =>
+    runbook(name, `
+- { id: check, title: check, activity: noop }
+- id: reindex
+  title: reindex
+  activity: testMark
+  args: { mark: approved-${randomUUID()} }
+  approval: { ${approval} }`);
 
   it('refuses strangers, the initiator, the wrong step, a missing reason; accepts an approver once; is idempotent per request id', async () => {
     await withWorkers(loaded, async (client) => {
-      const rb = runbook('gate', [step('check'), gated()]);
-      const handle = await start(client, rb, 'alice');
+      const handle = await start(client, gated('gate'), 'alice');
       await waitForStatus(handle, 'reindex', 'waiting_approval');
 
       expect(await refusal(approve(handle, { stepId: 'reindex', decision: 'approve', approver: 'dave' }))).toBe('dave is not an approver for step reindex (approvers: alice, bob)');
@@ -218,11 +207,11 @@ describe('approval gates', () => {
 
   it('needs a quorum of distinct people, and one rejection stops the step', async () => {
     await withWorkers(loaded, async (client) => {
-      const handle = await start(client, runbook('quorum', [gated({ quorum: 2, users: ['alice', 'bob', 'carol'] })]), 'dave');
+      const handle = await start(client, gated('quorum', 'approvers: ["group:dba", carol], quorum: 2, timeout: 1h'), 'dave');
       await waitForStatus(handle, 'reindex', 'waiting_approval');
       await approve(handle, { stepId: 'reindex', decision: 'approve', approver: 'alice' });
       expect(await refusal(approve(handle, { stepId: 'reindex', decision: 'approve', approver: 'alice' }))).toBe('alice has already decided on step reindex');
-      expect((await handle.query(progressQuery)).steps[0]!.status).toBe('waiting_approval');
+      expect((await handle.query(progressQuery)).steps.find((s) => s.id === 'reindex')!.status).toBe('waiting_approval');
       await approve(handle, { stepId: 'reindex', decision: 'reject', approver: 'carol', reason: 'not during business hours' });
       const err = await handle.result().catch((e: unknown) => e);
       expect(((err as WorkflowFailedError).cause as Error).message).toBe('step reindex was not approved: rejected by carol: not during business hours');
@@ -232,18 +221,16 @@ describe('approval gates', () => {
 
   it('escalates on timeout to another group, and rejects when nobody decides', async () => {
     await withWorkers(loaded, async (client) => {
-      const escalating = await start(client, runbook('escalate', [
-        gated({ timeout: '2s', on_timeout: { escalate_to: ['group:oncall'], users: ['carol'], timeout: '1h' } }),
-      ]), 'dave');
+      const escalating = await start(client, gated('escalate', 'approvers: ["group:dba"], timeout: 2s, on_timeout: { escalate_to: ["group:oncall"], timeout: 1h }'), 'dave');
       await waitForStatus(escalating, 'reindex', 'waiting_approval');
       expect(await refusal(approve(escalating, { stepId: 'reindex', decision: 'approve', approver: 'carol' }))).toMatch(/carol is not an approver/);
-      for (let i = 0; i < 100 && !(await escalating.query(progressQuery)).steps[0]!.approval!.approvers.includes('carol'); i++) {
+      for (let i = 0; i < 100 && !(await escalating.query(progressQuery)).steps.find((s) => s.id === 'reindex')!.approval!.approvers.includes('carol'); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
       await approve(escalating, { stepId: 'reindex', decision: 'approve', approver: 'carol', reason: 'on call' });
       expect((await escalating.result()).status).toBe('succeeded');
 
-      const lapsing = await start(client, runbook('lapse', [gated({ timeout: '1s' })]), 'dave');
+      const lapsing = await start(client, gated('lapse', 'approvers: ["group:dba"], timeout: 1s'), 'dave');
       const err = await lapsing.result().catch((e: unknown) => e);
       expect(((err as WorkflowFailedError).cause as Error).message).toBe('step reindex was not approved: no decision within the approval timeout');
       await closedRefusal(approve(lapsing, { stepId: 'reindex', decision: 'approve', approver: 'bob' }));
@@ -252,12 +239,8 @@ describe('approval gates', () => {
 
   it('a sign-off step is the approval itself, with the comment kept', async () => {
     await withWorkers(loaded, async (client) => {
-      const signOff = step('review_permissions', {
-        activity: undefined,
-        kind: 'signoff',
-        approval: { approvers: ['alice'], users: ['alice'], quorum: 1, timeout: '1h', on_timeout: 'reject', comment_required: true },
-      });
-      const handle = await start(client, runbook('signoff', [signOff]), 'alice');
+      const handle = await start(client, runbook('signoff', `
+- { id: review_permissions, title: Review user permissions, approval: { approvers: [alice], timeout: 1h } }`), 'alice');
       await waitForStatus(handle, 'review_permissions', 'waiting_approval');
       expect(await refusal(approve(handle, { stepId: 'review_permissions', decision: 'approve', approver: 'alice' }))).toBe('step review_permissions needs a comment with the decision');
       await approve(handle, { stepId: 'review_permissions', decision: 'approve', approver: 'alice', reason: 'reviewed, two stale roles filed as TICKET-12' });
@@ -270,11 +253,10 @@ describe('approval gates', () => {
 describe('cancellation', () => {
   it('runs the compensations of started steps and records the run as cancelled', async () => {
     await withWorkers(loaded, async (client) => {
-      const handle = await start(client, runbook('cancel', [
-        step('restore', { activity: 'testMark', kind: 'job', args: { mark: 'cancel-compensated' }, compensation_only: true }),
-        step('slow', { activity: 'wait', kind: 'job', args: { seconds: 60 }, heartbeat_timeout: '5s', on_failure: { compensate: 'restore' } }),
-        step('after', {}),
-      ]));
+      const handle = await start(client, runbook('cancel', `
+- { id: restore, title: restore, activity: testMark, args: { mark: cancel-compensated }, compensation_only: true }
+- { id: slow, title: slow, activity: wait, args: { seconds: 60 }, heartbeat_timeout: 5s, on_failure: { compensate: restore } }
+- { id: after, title: after, activity: noop }`));
       await waitForStatus(handle, 'slow', 'running');
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow();

@@ -8,7 +8,8 @@ import { connectClient } from '../worker/temporal-connection.ts';
 import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { progressQuery, runbookRun } from '../workflows/runbook.ts';
-import type { ResolvedRunbook, ResolvedStep } from '../workflows/runbook-types.ts';
+import { allChecks } from '../activities/checks/index.ts';
+import { parseRunbook } from '../runbooks/loader.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig } from './support/temporal.ts';
@@ -19,14 +20,6 @@ beforeAll(async () => {
   await installPggit(server.connection);
 });
 afterAll(() => server?.stop());
-
-function step(id: string, overrides: Partial<ResolvedStep>): ResolvedStep {
-  return {
-    id, title: id, activity: 'noop', kind: 'check', args: {}, timeout: '1m',
-    retry: { maximum_attempts: 5, initial_interval: '1s', backoff_coefficient: 2, maximum_interval: '5s' },
-    on_failure: 'abort', compensation_only: false, ...overrides,
-  };
-}
 
 describe('a worker killed mid-run', () => {
   it('leaves the run to a new worker, which completes it exactly once', async () => {
@@ -41,14 +34,16 @@ describe('a worker killed mid-run', () => {
       });
 
     const client = await connectClient(loaded);
-    const runbook: ResolvedRunbook = {
-      name: 'crash', description: 'crash drill', params: {},
-      steps: [
-        step('before', {}),
-        step('long', { activity: 'wait', kind: 'job', args: { seconds: 6 }, timeout: '2m', heartbeat_timeout: '3s' }),
-        step('after', {}),
-      ],
-    };
+    const runbook = parseRunbook(
+      `name: crash
+description: crash drill
+steps:
+  - { id: before, title: before, activity: noop }
+  - { id: long, title: long, activity: wait, args: { seconds: 6 }, timeout: 2m, heartbeat_timeout: 3s, retry: { maximum_attempts: 5 } }
+  - { id: after, title: after, activity: noop }`,
+      'crash.yaml',
+      { checks: allChecks, people: { users: {}, groups: {} } },
+    );
     let worker = startWorker();
     try {
       const handle = await client.workflow.start(runbookRun, {

@@ -25,7 +25,9 @@ const targetSchema = z
   .refine((t) => t.url_env !== undefined || t.host !== undefined, 'needs url_env or host')
   .refine((t) => !(t.url_env !== undefined && (t.host ?? t.port ?? t.database ?? t.user ?? t.password_env) !== undefined), 'use either url_env or host/port/database/user/password_env, not both');
 
-const personName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/, 'must be 1-63 letters, digits, "_", ".", "@" or "-"');
+/** Names of people and groups; runbooks refer to groups as `group:NAME`. */
+export const personNamePattern = '[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}';
+const personName = z.string().regex(new RegExp(`^${personNamePattern}$`), 'must be 1-63 letters, digits, "_", ".", "@" or "-"');
 /** Go-style durations as Temporal takes them: 90s, 15m, 4h, 2d. */
 export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 30s, 15m, 4h or 2d');
 

@@ -62,40 +62,17 @@ export interface RunProgress {
 
 export type Severity = Finding['severity'];
 
-/** A runbook as the loader resolves it (runbooks/loader.ts): plain data, passed as workflow input. */
-export interface ResolvedApproval {
-  /** As written in the runbook (users and group:NAME). */
-  approvers: string[];
-  /** Expanded to user names from the config's people. */
-  users: string[];
-  quorum: number;
-  timeout: string;
-  on_timeout: 'reject' | { escalate_to: string[]; users: string[]; timeout: string };
-  comment_required: boolean;
-}
-
-export interface ResolvedStep {
-  id: string;
-  title: string;
-  /** Absent for a sign-off step (the approval is the step). */
-  activity?: string;
-  kind: 'check' | 'job' | 'signoff';
-  args: Record<string, unknown>;
-  timeout: string;
-  heartbeat_timeout?: string;
-  retry: { maximum_attempts: number; initial_interval: string; backoff_coefficient: number; maximum_interval: string };
-  when?: { step: string; status?: 'succeeded' | 'failed' | 'skipped'; min_severity?: Severity; has_findings?: boolean };
-  on_failure: 'abort' | 'continue' | { compensate: string };
-  compensation_only: boolean;
-  approval?: ResolvedApproval;
-}
-
-export interface ResolvedRunbook {
-  name: string;
-  description: string;
-  params: Record<string, unknown>;
-  steps: ResolvedStep[];
-}
+// The resolved runbook is defined with its schema (runbooks/schema.ts); type-only here, so the
+// workflow bundle never pulls in the loader.
+export type {
+  ResolvedActivityStep,
+  ResolvedApproval,
+  ResolvedRunbook,
+  ResolvedSignOffStep,
+  ResolvedStep,
+  StepCondition,
+} from '../runbooks/schema.ts';
+import type { ResolvedRunbook } from '../runbooks/schema.ts';
 
 export interface RunbookInput {
   runbook: ResolvedRunbook;

@@ -20,6 +20,7 @@ import type { StepActivity } from '../activities/steps.ts';
 import { approvalRefusal, gateOutcome, type GateState } from './approvals.ts';
 import type {
   ApproveInput,
+  ResolvedActivityStep,
   ResolvedStep,
   RunbookInput,
   RunProgress,
@@ -39,26 +40,24 @@ const ledger = proxyLocalActivities<LedgerActivities>({
 
 const nonRetryableErrorTypes = ['ConfigError', 'InvalidArgs'];
 
-function stepRunner(step: ResolvedStep, queues: RunbookInput['queues']): StepActivity {
-  const retry = {
-    maximumAttempts: step.retry.maximum_attempts,
-    initialInterval: step.retry.initial_interval,
-    backoffCoefficient: step.retry.backoff_coefficient,
-    maximumInterval: step.retry.maximum_interval,
-    nonRetryableErrorTypes,
-  };
+function stepRunner(step: ResolvedActivityStep, queues: RunbookInput['queues']): StepActivity {
+  const retry = { ...step.retry, nonRetryableErrorTypes };
   // Short read-only checks run as local activities beside the workflow (no task-queue round trip);
   // jobs go to the jobs queue, so a long dump never starves the daily checks.
   const activities =
     step.kind === 'check'
-      ? proxyLocalActivities<Record<string, StepActivity>>({ startToCloseTimeout: step.timeout, retry })
+      ? proxyLocalActivities<Record<string, StepActivity>>({ startToCloseTimeout: step.startToCloseTimeout, retry })
       : proxyActivities<Record<string, StepActivity>>({
           taskQueue: queues.jobs,
-          startToCloseTimeout: step.timeout,
-          heartbeatTimeout: step.heartbeat_timeout,
+          startToCloseTimeout: step.startToCloseTimeout,
+          heartbeatTimeout: step.heartbeatTimeout,
           retry,
         });
-  return activities[step.activity!]!;
+  return activities[step.activity]!;
+}
+
+function activityOf(step: ResolvedStep): string | undefined {
+  return step.kind === 'sign_off' ? undefined : step.activity;
 }
 
 function describeError(err: unknown): string {
@@ -72,14 +71,14 @@ function describeError(err: unknown): string {
 export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   const { runbook, target, initiator, queues } = input;
   const { workflowId: runId, runId: temporalRunId } = workflowInfo();
-  const flow = runbook.steps.filter((s) => !s.compensation_only);
+  const flow = runbook.steps.filter((s) => !s.compensationOnly);
   const progress: RunProgress = {
     runId,
     runbook: runbook.name,
     target,
     initiator,
     status: 'running',
-    steps: flow.map((s) => ({ id: s.id, title: s.title, activity: s.activity, status: 'pending', findings: { info: 0, warning: 0, critical: 0 } })),
+    steps: flow.map((s) => ({ id: s.id, title: s.title, activity: activityOf(s), status: 'pending', findings: { info: 0, warning: 0, critical: 0 } })),
   };
   const stepProgress = (id: string) => progress.steps.find((s) => s.id === id)!;
   let gate: GateState | undefined;
@@ -132,24 +131,24 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   /** Opens the step's gate and waits for the quorum, a rejection, or the timeout (after any escalation). */
   async function awaitApproval(step: ResolvedStep): Promise<{ outcome: 'approved' | 'rejected' | 'timed out'; note: string }> {
     const approval = step.approval!;
-    const deadline = (timeout: string) => new Date(Date.now() + msOf(timeout)).toISOString();
+    const deadline = (timeoutMs: number) => new Date(Date.now() + timeoutMs).toISOString();
     gate = {
       stepId: step.id,
       approvers: approval.users,
       quorum: approval.quorum,
       fourEyes: step.kind === 'job',
-      commentRequired: approval.comment_required,
+      commentRequired: approval.commentRequired,
       decisions: [],
     };
     const sp = stepProgress(step.id);
     sp.approval = { approvers: [...approval.users], quorum: approval.quorum, decisions: [], deadline: deadline(approval.timeout) };
     await record(sp, 'waiting_approval');
     let decided = await condition(() => gateOutcome(gate!) !== 'open', approval.timeout);
-    if (!decided && approval.on_timeout !== 'reject') {
-      const escalation = approval.on_timeout;
+    if (!decided && approval.onTimeout.action === 'escalate') {
+      const escalation = approval.onTimeout;
       gate = { ...gate, approvers: [...new Set([...gate.approvers, ...escalation.users])] };
       sp.approval = { ...sp.approval, approvers: [...gate.approvers], deadline: deadline(escalation.timeout) };
-      sp.summary = `no decision within ${approval.timeout}: escalated to ${escalation.escalate_to.join(', ')}`;
+      sp.summary = `no decision in time: escalated to ${escalation.escalateTo.join(', ')}`;
       await record(sp, 'waiting_approval');
       decided = await condition(() => gateOutcome(gate!) !== 'open', escalation.timeout);
     }
@@ -168,9 +167,9 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   const byId = new Map(runbook.steps.map((s) => [s.id, s]));
 
   async function compensate(step: ResolvedStep): Promise<void> {
-    const policy = step.on_failure;
-    if (typeof policy !== 'object') return;
-    const compensation = byId.get(policy.compensate)!;
+    if (step.onFailure.action !== 'compensate') return;
+    const compensation = byId.get(step.onFailure.step);
+    if (!compensation || compensation.kind === 'sign_off') return; // the loader refuses both
     const sp = stepProgress(step.id);
     try {
       const result = await stepRunner(compensation, queues)({ target, runId, stepId: compensation.id, args: compensation.args, previousRunAt: undefined });
@@ -185,7 +184,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   try {
     const { previousRunAt } = await ledger.recordRunStart({
       runId, temporalRunId, runbook: runbook.name, target, params: runbook.params, initiator,
-      steps: flow.map((s) => ({ id: s.id, activity: s.activity })),
+      steps: flow.map((s) => ({ id: s.id, activity: activityOf(s) })),
     });
 
     for (const step of flow) {
@@ -202,12 +201,12 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
         if (outcome !== 'approved') {
           stepFailure = note;
           await record(sp, 'rejected', { error: note });
-        } else if (!step.activity) {
+        } else if (step.kind === 'sign_off') {
           await record(sp, 'succeeded', { result: { summary: `signed off: ${note}`, findings: [] } });
           continue;
         }
       }
-      if (!stepFailure) {
+      if (!stepFailure && step.kind !== 'sign_off') {
         started.push(step);
         await record(sp, 'running');
         try {
@@ -220,7 +219,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
           await record(sp, 'failed', { error: stepFailure });
         }
       }
-      if (step.on_failure === 'continue') continue;
+      if (step.onFailure.action === 'continue') continue;
       await compensate(step);
       failure = `step ${step.id} ${sp.status === 'rejected' ? 'was not approved' : 'failed'}: ${stepFailure}`;
       break;
@@ -243,12 +242,4 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   await ledger.recordRunEnd({ runId, status: progress.status, error: failure });
   if (failure) throw ApplicationFailure.nonRetryable(failure, 'RunbookStepFailed', progress);
   return progress;
-}
-
-/** Milliseconds of a duration as runbooks write them (30s, 15m, 4h, 2d, 500ms). */
-function msOf(duration: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
-  if (!m) throw ApplicationFailure.nonRetryable(`bad duration ${duration}`, 'InvalidRunbook');
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }
