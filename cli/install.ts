@@ -3,6 +3,7 @@ import pg from 'pg';
 import { applyMigrations } from '../activities/migrations.ts';
 import { connectionConfig } from '../activities/targets.ts';
 import type { LoadedConfig } from '../worker/config.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
 
 export interface InstallOptions {
   db?: string;
@@ -13,7 +14,7 @@ export interface InstallOptions {
 /** The config is loaded only for --db, so a direct URL works whatever state the config file is in. */
 function clientConfig(opts: InstallOptions, config: () => LoadedConfig): pg.ClientConfig {
   if ((opts.db === undefined) === (opts.databaseUrl === undefined)) {
-    throw new Error('install needs exactly one of --db NAME (a configured target) and --database-url URL');
+    throw new CliError(ExitCode.BadInput, 'install needs exactly one of --db NAME (a configured target) and --database-url URL');
   }
   if (opts.db !== undefined) return connectionConfig(config().config, opts.db);
   return { application_name: 'pggit-ops', connectionTimeoutMillis: 10_000, connectionString: opts.databaseUrl };
@@ -26,7 +27,7 @@ export async function install(opts: InstallOptions, config: () => LoadedConfig):
   } catch (err) {
     // Node reports a refused connection to a name with several addresses as an AggregateError with no message.
     const reason = (err as Error).message || (err as { code?: string }).code || String(err);
-    throw new Error(`cannot connect to ${client.host}:${client.port}/${client.database}: ${reason}`, { cause: err });
+    throw new CliError(ExitCode.Unavailable, `cannot connect to ${client.host}:${client.port}/${client.database}: ${reason}`);
   }
   try {
     // With --json, stdout carries the result alone; progress goes to stderr.

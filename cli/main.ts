@@ -5,15 +5,34 @@ import { createLogger, installRuntimeLogger } from '../worker/logging.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
 import { createWorkers } from '../worker/worker.ts';
 import { formatFacts, runHealthCheck } from './health.ts';
+import { ExitCode } from './exit-codes.ts';
 import { install, type InstallOptions } from './install.ts';
+import {
+  cancelCommand, decisionCommand, exitCodeForError, listCommand, reportCommand, runCommand, statusCommand,
+  type DecisionOptions, type RunOptions,
+} from './runs.ts';
+import { listSchedules, scheduleAction, syncSchedules } from './schedules.ts';
 import { up } from './up.ts';
+import { allChecks } from '../activities/checks/index.ts';
+import { validateRunbookFiles } from '../runbooks/loader.ts';
 
 const program = new Command('pggit-ops')
   .description('Runbook automation for PostgreSQL databases that carry pggit')
   .addOption(new Option('-c, --config <file>', 'config file').env('PGGIT_OPS_CONFIG'))
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage errors (unknown option, missing argument) exit 2 like other bad input; help exits 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : ExitCode.BadInput));
 
 const config = () => loadConfig({ file: program.opts<{ config?: string }>().config });
+
+/** Runs a command that returns its exit code. */
+const act =
+  <A extends unknown[]>(fn: (...args: A) => Promise<ExitCode>) =>
+  async (...args: A) => {
+    process.exitCode = await fn(...args);
+  };
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 program
   .command('up')
@@ -65,7 +84,130 @@ program
   .option('--json', 'print the result as JSON on stdout')
   .action((opts: InstallOptions) => install(opts, config));
 
+program
+  .command('run')
+  .description('start a runbook (runbooks/NAME.yaml or a path) on a target; --wait follows it to the end and prints its report')
+  .argument('<runbook>', 'runbook name or YAML file')
+  .requiredOption('--db <name>', 'configured target name')
+  .option('--param <name=value>', 'override a runbook param (repeatable)', collect, [])
+  .option('--wait', 'follow the run to its end, showing progress')
+  .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
+  .action(act((name: string, opts: RunOptions) => runCommand(config(), name, opts)));
+
+program
+  .command('status')
+  .description('live progress of a run (or its ledger record once finished)')
+  .argument('<run>', 'run id (the workflow id, e.g. daily/local/20261124T060000Z-ab12)')
+  .option('--json', 'machine-readable output')
+  .action(act((run: string, opts: { json?: boolean }) => statusCommand(config(), run, opts)));
+
+program
+  .command('list')
+  .description('recent runs from the ledger')
+  .option('--db <name>', 'only this target')
+  .option('--runbook <name>', 'only this runbook')
+  .option('--limit <n>', 'how many', '20')
+  .option('--json', 'machine-readable output')
+  .action(act((opts: { db?: string; runbook?: string; limit: string; json?: boolean }) => listCommand(config(), opts)));
+
+for (const decision of ['approve', 'reject'] as const) {
+  const command = program
+    .command(decision)
+    .description(`${decision} a step waiting for approval, as the identity this CLI establishes (OS user, or PGGIT_OPS_OPERATOR_TOKEN)`)
+    .argument('<run>', 'run id')
+    .requiredOption('--step <id>', 'the step waiting for approval')
+    .option('--request-id <id>', 'idempotency key: the same request sent twice is one decision (default: a new one)')
+    .option('--json', 'machine-readable output');
+  if (decision === 'approve') command.option('--comment <text>', 'comment recorded with the approval (required by sign-off steps)');
+  else command.requiredOption('--reason <text>', 'why (recorded with the rejection)');
+  command.action(act((run: string, opts: DecisionOptions) => decisionCommand(config(), run, decision, opts)));
+}
+
+program
+  .command('cancel')
+  .description('cancel a run (its compensations run)')
+  .argument('<run>', 'run id')
+  .option('--wait', 'wait until the run has stopped')
+  .option('--json', 'machine-readable output')
+  .action(act((run: string, opts: { wait?: boolean; json?: boolean }) => cancelCommand(config(), run, opts)));
+
+program
+  .command('report')
+  .description('the report of a run from the ledger: Markdown, or JSON with --json')
+  .argument('<run>', 'run id')
+  .option('--json', 'JSON instead of Markdown')
+  .action(act((run: string, opts: { json?: boolean }) => reportCommand(config(), run, opts)));
+
+program
+  .command('runbooks')
+  .description('runbook files')
+  .command('validate')
+  .description('check runbook files against the schema, the checks and the config\'s people')
+  .argument('<files...>', 'YAML files')
+  .option('--json', 'machine-readable output')
+  .action(act(async (files: string[], opts: { json?: boolean }) => {
+    const results = validateRunbookFiles(files, { checks: allChecks, people: config().config.people });
+    if (opts.json) console.log(JSON.stringify(results.map((r) => (r.ok ? { file: r.file, ok: true } : { file: r.file, ok: false, issues: r.issues }))));
+    else for (const r of results) console.log(r.ok ? `ok ${r.file}` : r.message);
+    return results.every((r) => r.ok) ? ExitCode.Ok : ExitCode.BadInput;
+  }));
+
+const schedules = program.command('schedules').description('Temporal Schedules of the four checklists, per scheduled target');
+
+schedules
+  .command('sync')
+  .description('create or update the schedules from the config and the runbooks')
+  .option('--json', 'machine-readable output')
+  .action(act(async (opts: { json?: boolean }) => {
+    const loaded = config();
+    const client = await connectClient(loaded);
+    try {
+      const done = await syncSchedules(client, loaded, opts.json ? () => undefined : (line) => console.log(line));
+      if (opts.json) console.log(JSON.stringify(done));
+      return ExitCode.Ok;
+    } finally {
+      await client.connection.close();
+    }
+  }));
+
+schedules
+  .command('list')
+  .description('schedules with their next and last run')
+  .option('--json', 'machine-readable output')
+  .action(act(async (opts: { json?: boolean }) => {
+    const loaded = config();
+    const client = await connectClient(loaded);
+    try {
+      const list = await listSchedules(client);
+      if (opts.json) console.log(JSON.stringify(list));
+      else for (const s of list) console.log(`${s.scheduleId.padEnd(28)} ${s.paused ? 'PAUSED ' : 'active '} ${String(s.cron).padEnd(20)} next ${s.nextRun ?? '-'}  last ${s.lastRun ?? '-'}`);
+      return ExitCode.Ok;
+    } finally {
+      await client.connection.close();
+    }
+  }));
+
+for (const action of ['pause', 'unpause', 'trigger'] as const) {
+  schedules
+    .command(action)
+    .description(action === 'trigger' ? 'start a run of the schedule now' : `${action} a schedule`)
+    .argument('<schedule>', 'schedule id, e.g. daily/local')
+    .option('--note <text>', 'why (shown in the schedule)')
+    .option('--json', 'machine-readable output')
+    .action(act(async (scheduleId: string, opts: { note?: string; json?: boolean }) => {
+      const loaded = config();
+      const client = await connectClient(loaded);
+      try {
+        await scheduleAction(client, scheduleId, action, opts.note);
+        console.log(opts.json ? JSON.stringify({ scheduleId, action }) : `${action}${action.endsWith('e') ? 'd' : 'ed'} ${scheduleId}`);
+        return ExitCode.Ok;
+      } finally {
+        await client.connection.close();
+      }
+    }));
+}
+
 program.parseAsync().catch((err: unknown) => {
   console.error(`pggit-ops: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  process.exitCode = exitCodeForError(err);
 });

@@ -1,5 +1,8 @@
 // `pggit-ops up` (npm run up): the whole product on one machine, until Ctrl-C.
 import { once } from 'node:events';
+import pg from 'pg';
+import { applyMigrations } from '../activities/migrations.ts';
+import { connectionConfig } from '../activities/targets.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { startLocalStack } from '../worker/local-stack.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
@@ -13,6 +16,7 @@ export async function up(loaded: LoadedConfig): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    await installPggit(loaded);
     const connection = await connectWorker(loaded);
     const client = await connectClient(loaded);
     const workers = await createWorkers(loaded, connection);
@@ -38,4 +42,16 @@ export async function up(loaded: LoadedConfig): Promise<void> {
     await stack.stop();
   }
   console.log('Stopped.');
+}
+
+/** pggit and the run ledger in the local database (idempotent: the runner skips applied files). */
+async function installPggit(loaded: LoadedConfig): Promise<void> {
+  const client = new pg.Client(connectionConfig(loaded.config, 'local'));
+  await client.connect();
+  try {
+    const { applied } = await applyMigrations(client);
+    console.log(`pggit        ${applied.length ? `installed ${applied.length} migrations` : 'up to date'} in target local`);
+  } finally {
+    await client.end();
+  }
 }

@@ -293,18 +293,18 @@ describe('pggit-ops install', () => {
     expect((await ledger(db)).map((r) => r.name)).toEqual(files);
 
     const missingSecret = await cli(['--config', configFile, 'install', '--db', 'app']);
-    expect(missingSecret.exitCode).toBe(1);
+    expect(missingSecret.exitCode).toBe(2); // bad input: a config problem
     expect(missingSecret.stderr).toContain(`env ${passwordEnv} (targets.app.password_env) is not set`);
   });
 
-  it('needs exactly one of --db and --database-url, and fails with exit code 1 and nothing on stdout', async () => {
+  it('needs exactly one of --db and --database-url (exit 2), and says when it cannot connect (exit 4), with nothing on stdout', async () => {
     for (const args of [['install'], ['install', '--db', 'local', '--database-url', pgs.url()]]) {
       const result = await cli(args);
-      expect(result.exitCode).toBe(1);
+      expect(result.exitCode).toBe(2);
       expect(result.stderr).toContain('install needs exactly one of --db NAME (a configured target) and --database-url URL');
     }
     const noDatabase = await cli(['install', '--database-url', pgs.url('no_such_database'), '--json']);
-    expect(noDatabase.exitCode).toBe(1);
+    expect(noDatabase.exitCode).toBe(4);
     expect(noDatabase.stdout).toBe('');
     expect(noDatabase.stderr).toContain(`pggit-ops: cannot connect to ${pgs.connection.host}:${pgs.connection.port}/no_such_database: database "no_such_database" does not exist`);
   });

@@ -1,7 +1,9 @@
 // Every check a runbook step can name, in one registry: the worker registers each as an activity,
 // the runbook loader validates steps against it.
+import { dailyChecks } from './daily/index.ts';
 import type { CheckDefinition } from './define.ts';
 import { noop } from './utility/noop.ts';
 import { wait } from './utility/wait.ts';
+import { weeklyChecks } from './weekly/index.ts';
 
-export const allChecks: readonly CheckDefinition[] = [noop, wait];
+export const allChecks: readonly CheckDefinition[] = [...dailyChecks, ...weeklyChecks, noop, wait];

@@ -1,0 +1,284 @@
+// `pggit-ops run | status | list | approve | reject | cancel | report`: runbook runs from the
+// command line. Progress comes from the running workflow; history and reports from the ledger.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import pg from 'pg';
+import { allChecks } from '../activities/checks/index.ts';
+import { ledgerActivities } from '../activities/ledger.ts';
+import { MigrationError } from '../activities/migrations.ts';
+import { TargetPools } from '../activities/pools.ts';
+import { listRuns, readRun, renderMarkdown, type RunRecord } from '../activities/run-report.ts';
+import { connectionConfig } from '../activities/targets.ts';
+import { loadRunbook, RunbookError } from '../runbooks/loader.ts';
+import type { ParamValue } from '../runbooks/schema.ts';
+import { ConfigError, targets, type LoadedConfig } from '../worker/config.ts';
+import { connectClient } from '../worker/temporal-connection.ts';
+import { projectRoot } from '../worker/tools.ts';
+import { timeSuffix } from '../workflows/ids.ts';
+import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
+import type { RunProgress, StepProgress } from '../workflows/runbook-types.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
+import { currentIdentity } from './identity.ts';
+
+/** A runbook by name (runbooks/NAME.yaml) or by path to a YAML file. */
+export function runbookFile(nameOrPath: string): string {
+  if (/\.ya?ml$/.test(nameOrPath)) return path.resolve(nameOrPath);
+  const file = path.join(projectRoot, 'runbooks', `${nameOrPath}.yaml`);
+  if (!existsSync(file)) throw new CliError(ExitCode.BadInput, `no runbook '${nameOrPath}' (looked for ${file})`);
+  return file;
+}
+
+export function parseParams(pairs: readonly string[]): Record<string, ParamValue> {
+  const params: Record<string, ParamValue> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new CliError(ExitCode.BadInput, `--param ${pair}: expected NAME=VALUE`);
+    params[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return params;
+}
+
+async function withLedger<T>(loaded: LoadedConfig, fn: (db: pg.Client) => Promise<T>): Promise<T> {
+  const db = new pg.Client(connectionConfig(loaded.config, loaded.config.ledger.target));
+  try {
+    await db.connect();
+  } catch (err) {
+    throw new CliError(ExitCode.Unavailable, `cannot reach the ledger (target ${loaded.config.ledger.target}): ${(err as Error).message}`);
+  }
+  try {
+    return await fn(db);
+  } finally {
+    await db.end();
+  }
+}
+
+async function withClient<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>): Promise<T> {
+  let client: Client;
+  try {
+    client = await connectClient(loaded);
+  } catch (err) {
+    throw new CliError(ExitCode.Unavailable, `cannot reach Temporal at ${loaded.config.temporal.address}: ${(err as Error).message}`);
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+function exitCodeOf(status: string): ExitCode {
+  return status === 'succeeded' ? ExitCode.Ok : status === 'cancelled' ? ExitCode.Cancelled : ExitCode.Failed;
+}
+
+const marks: Record<string, string> = {
+  succeeded: 'ok  ', failed: 'FAIL', rejected: 'REJ ', skipped: 'skip', cancelled: 'cncl', compensated: 'comp',
+  running: '... ', waiting_approval: 'wait', pending: '    ',
+};
+
+function stepLine(step: StepProgress): string {
+  const f = step.findings;
+  const counts = f.critical + f.warning + f.info ? ` [${f.critical} critical, ${f.warning} warning, ${f.info} info]` : '';
+  return `  ${marks[step.status] ?? step.status} ${step.id}${step.error ? `: ${step.error}` : step.summary ? `: ${step.summary}` : ''}${counts}`;
+}
+
+function waitingLine(runId: string, step: StepProgress): string {
+  const a = step.approval!;
+  const have = a.decisions.map((d) => d.approver).join(', ');
+  return `  waiting for ${a.quorum} of ${a.approvers.join(', ')}${have ? ` (have: ${have})` : ''} until ${a.deadline}: ` +
+    `pggit-ops approve ${runId} --step ${step.id}`;
+}
+
+/** Follows a run to its end, printing each step as it changes (to stderr with --json). */
+async function follow(handle: WorkflowHandle<typeof runbookRun>, print: (line: string) => void): Promise<void> {
+  const seen = new Map<string, string>();
+  for (;;) {
+    const progress = await handle.query(progressQuery).catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) throw err;
+      return undefined; // the worker may be restarting; the run goes on
+    });
+    for (const step of progress?.steps ?? []) {
+      const key = `${step.status}|${step.summary ?? ''}|${step.approval?.decisions.length ?? 0}`;
+      if (seen.get(step.id) === key) continue;
+      seen.set(step.id, key);
+      if (step.status !== 'pending') print(stepLine(step));
+      if (step.status === 'waiting_approval') print(waitingLine(handle.workflowId, step));
+    }
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export interface RunOptions { db: string; param: string[]; wait?: boolean; json?: boolean }
+
+export async function runCommand(loaded: LoadedConfig, name: string, opts: RunOptions): Promise<ExitCode> {
+  if (!(opts.db in targets(loaded.config))) {
+    throw new CliError(ExitCode.BadInput, `unknown target '${opts.db}' (configured: ${Object.keys(targets(loaded.config)).join(', ')})`);
+  }
+  const runbook = loadRunbook(runbookFile(name), { checks: allChecks, people: loaded.config.people, params: parseParams(opts.param) });
+  const initiator = currentIdentity(loaded.config);
+  return withClient(loaded, async (client) => {
+    const handle = await client.workflow.start(runbookRun, {
+      taskQueue: loaded.config.temporal.task_queues.checks,
+      workflowId: `${runbook.name}/${opts.db}/${timeSuffix()}`,
+      args: [{ runbook, target: opts.db, initiator, queues: loaded.config.temporal.task_queues }],
+    });
+    const print = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+    print(`started ${handle.workflowId} (${runbook.name} on ${opts.db}, by ${initiator})`);
+    if (!opts.wait) {
+      if (opts.json) console.log(JSON.stringify({ runId: handle.workflowId, status: 'running' }));
+      return ExitCode.Ok;
+    }
+    await follow(handle, print);
+    const result = await handle.result().then(
+      (progress) => progress,
+      (err: unknown) => {
+        if (err instanceof WorkflowFailedError) return undefined;
+        throw err;
+      },
+    );
+    const record = await withLedger(loaded, (db) => readRun(db, handle.workflowId));
+    const status = record?.run.status ?? result?.status ?? 'failed';
+    if (opts.json) console.log(JSON.stringify(record ? reportJson(record) : { runId: handle.workflowId, status }));
+    else if (record) console.log(`\n${renderMarkdown(record)}`);
+    return exitCodeOf(status);
+  });
+}
+
+export function reportJson(record: RunRecord) {
+  const { run, steps, findings, approvals } = record;
+  return {
+    runId: run.run_id, runbook: run.runbook, target: run.target, initiator: run.initiator, status: run.status,
+    error: run.error, startedAt: run.started_at, finishedAt: run.finished_at,
+    findings: { critical: 0, warning: 0, info: 0, ...Object.fromEntries(['critical', 'warning', 'info'].map((s) => [s, findings.filter((f) => f.severity === s).length])) },
+    steps: steps.map((s) => ({ id: s.step_id, activity: s.activity, status: s.status, summary: s.summary, error: s.error,
+                               durationMs: s.duration_ms === null ? null : Number(s.duration_ms),
+                               findings: findings.filter((f) => f.step_id === s.step_id).map(({ step_id: _, seq: __, ...f }) => f) })),
+    approvals,
+  };
+}
+
+export async function statusCommand(loaded: LoadedConfig, runId: string, opts: { json?: boolean }): Promise<ExitCode> {
+  const live = await withClient(loaded, (client) =>
+    client.workflow.getHandle(runId).query(progressQuery).catch((err: unknown) => {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }),
+  );
+  if (live) {
+    printProgress(live, opts.json);
+    return ExitCode.Ok;
+  }
+  const record = await withLedger(loaded, (db) => readRun(db, runId));
+  if (!record) throw new CliError(ExitCode.BadInput, `no run '${runId}' in Temporal or in the ledger`);
+  if (opts.json) console.log(JSON.stringify(reportJson(record)));
+  else console.log(renderMarkdown(record));
+  return ExitCode.Ok;
+}
+
+function printProgress(progress: RunProgress, json?: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(progress));
+    return;
+  }
+  console.log(`${progress.runId}: ${progress.runbook} on ${progress.target}, ${progress.status} (started by ${progress.initiator})`);
+  for (const step of progress.steps) {
+    console.log(stepLine(step));
+    if (step.status === 'waiting_approval') console.log(waitingLine(progress.runId, step));
+  }
+}
+
+export async function listCommand(loaded: LoadedConfig, opts: { db?: string; runbook?: string; limit: string; json?: boolean }): Promise<ExitCode> {
+  const limit = Number(opts.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError(ExitCode.BadInput, `--limit ${opts.limit}: must be a whole number from 1 to 1000`);
+  const runs = await withLedger(loaded, (db) => listRuns(db, { target: opts.db, runbook: opts.runbook, limit }));
+  if (opts.json) {
+    console.log(JSON.stringify(runs));
+  } else if (runs.length === 0) {
+    console.log('no runs');
+  } else {
+    for (const r of runs) {
+      console.log(`${r.started_at.toISOString()}  ${r.status.padEnd(9)}  ${String(r.critical).padStart(3)} crit ${String(r.warning).padStart(3)} warn  ${r.run_id}  (${r.initiator})`);
+    }
+  }
+  return ExitCode.Ok;
+}
+
+export interface DecisionOptions { step: string; comment?: string; reason?: string; requestId?: string; json?: boolean }
+
+/**
+ * approve / reject: sent as a Workflow Update whose validator answers at once. The identity is
+ * the CLI's (identity.ts); a refusal is recorded in the ledger too, with its reason.
+ */
+export async function decisionCommand(loaded: LoadedConfig, runId: string, decision: 'approve' | 'reject', opts: DecisionOptions): Promise<ExitCode> {
+  const approver = currentIdentity(loaded.config);
+  const reason = decision === 'reject' ? opts.reason : opts.comment;
+  const requestId = opts.requestId ?? randomUUID();
+  const input = { stepId: opts.step, decision, approver, reason };
+  const refusal = await withClient(loaded, async (client) => {
+    try {
+      const step = await client.workflow.getHandle(runId).executeUpdate(approveUpdate, { args: [input], updateId: requestId });
+      if (opts.json) console.log(JSON.stringify({ accepted: true, runId, requestId, step }));
+      else console.log(`${decision === 'approve' ? 'approved' : 'rejected'} step ${opts.step} of ${runId} as ${approver}`);
+      return undefined;
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) return (err.cause as Error | undefined)?.message ?? err.message;
+      if (err instanceof WorkflowNotFoundError) return `run ${runId} is not running (it has finished, or does not exist): approvals are closed`;
+      throw err;
+    }
+  });
+  if (refusal === undefined) return ExitCode.Ok;
+  await recordRefusal(loaded, { runId, stepId: opts.step, requestId, approver, decision, reason, refusalReason: refusal });
+  if (opts.json) console.log(JSON.stringify({ accepted: false, runId, requestId, reason: refusal }));
+  else console.error(`refused: ${refusal}`);
+  return ExitCode.Failed;
+}
+
+async function recordRefusal(
+  loaded: LoadedConfig,
+  refusal: { runId: string; stepId: string; requestId: string; approver: string; decision: 'approve' | 'reject'; reason: string | undefined; refusalReason: string },
+): Promise<void> {
+  const pools = new TargetPools(loaded.config);
+  try {
+    // Only runs the ledger knows can carry a refusal (the foreign key); others are refused on screen only.
+    const known = await pools.withLedger(async (db) => (await db.query('SELECT 1 FROM pggit_ops.runs WHERE run_id = $1', [refusal.runId])).rowCount);
+    if (known) await ledgerActivities(pools).recordApproval({ ...refusal, outcome: 'refused' });
+  } catch (err) {
+    console.error(`(could not record the refusal in the ledger: ${(err as Error).message})`);
+  } finally {
+    await pools.close();
+  }
+}
+
+export async function cancelCommand(loaded: LoadedConfig, runId: string, opts: { wait?: boolean; json?: boolean }): Promise<ExitCode> {
+  return withClient(loaded, async (client) => {
+    const handle = client.workflow.getHandle(runId);
+    try {
+      await handle.cancel();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new CliError(ExitCode.BadInput, `run ${runId} is not running`);
+      throw err;
+    }
+    if (opts.wait) await handle.result().catch(() => undefined);
+    if (opts.json) console.log(JSON.stringify({ runId, cancelRequested: true }));
+    else console.log(`cancellation requested for ${runId}${opts.wait ? ' (finished)' : ''}`);
+    return ExitCode.Ok;
+  });
+}
+
+export async function reportCommand(loaded: LoadedConfig, runId: string, opts: { json?: boolean }): Promise<ExitCode> {
+  const record = await withLedger(loaded, (db) => readRun(db, runId));
+  if (!record) throw new CliError(ExitCode.BadInput, `no run '${runId}' in the ledger`);
+  console.log(opts.json ? JSON.stringify(reportJson(record)) : renderMarkdown(record));
+  return ExitCode.Ok;
+}
+
+/** Errors a person can act on, mapped to exit codes; anything else is a bug or an outage. */
+export function exitCodeForError(err: unknown): ExitCode {
+  if (err instanceof CliError) return err.code;
+  if (err instanceof ConfigError || err instanceof RunbookError) return ExitCode.BadInput;
+  if (err instanceof MigrationError) return ExitCode.Failed;
+  return ExitCode.Unavailable;
+}
