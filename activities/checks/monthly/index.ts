@@ -1,0 +1,7 @@
+// The guide's monthly checklist, item by item.
+import { cleanHistory } from './clean-history.ts';
+import { drTest } from './dr-test.ts';
+import { permissionsReview } from './permissions-review.ts';
+import { rebuildIndexes } from './rebuild-indexes.ts';
+
+export const monthlyChecks = [cleanHistory, rebuildIndexes, permissionsReview, drTest] as const;
