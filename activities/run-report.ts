@@ -16,11 +16,10 @@ export interface RunRecord {
 export async function readRun(db: pg.ClientBase, runId: string): Promise<RunRecord | undefined> {
   const run = await db.query(`SELECT run_id, runbook, target, initiator, status, error, params, started_at, finished_at FROM pggit_ops.runs WHERE run_id = $1`, [runId]);
   if (!run.rows[0]) return undefined;
-  const [steps, findings, approvals] = await Promise.all([
-    db.query(`SELECT step_id, position, activity, status, summary, error, started_at, finished_at, duration_ms FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position`, [runId]),
-    db.query(`SELECT step_id, seq, severity, code, message, details FROM pggit_ops.findings WHERE run_id = $1 ORDER BY step_id, seq`, [runId]),
-    db.query(`SELECT step_id, approver, decision, reason, outcome, refusal_reason, decided_at FROM pggit_ops.approvals WHERE run_id = $1 ORDER BY decided_at, id`, [runId]),
-  ]);
+  // One connection runs one query at a time.
+  const steps = await db.query(`SELECT step_id, position, activity, status, summary, error, started_at, finished_at, duration_ms FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position`, [runId]);
+  const findings = await db.query(`SELECT step_id, seq, severity, code, message, details FROM pggit_ops.findings WHERE run_id = $1 ORDER BY step_id, seq`, [runId]);
+  const approvals = await db.query(`SELECT step_id, approver, decision, reason, outcome, refusal_reason, decided_at FROM pggit_ops.approvals WHERE run_id = $1 ORDER BY decided_at, id`, [runId]);
   return { run: run.rows[0], steps: steps.rows, findings: findings.rows, approvals: approvals.rows };
 }
 

@@ -38,21 +38,22 @@ function scheduleOptions(loaded: LoadedConfig, checklist: string, cron: string, 
 }
 
 export async function syncSchedules(client: Client, loaded: LoadedConfig, print: (line: string) => void): Promise<Array<{ scheduleId: string; action: 'created' | 'updated' }>> {
+  // Every runbook is loaded before anything changes: one broken runbook leaves all schedules as they were.
+  const all = scheduledTargets(loaded).flatMap((target) =>
+    Object.entries(loaded.config.schedules.checklists).map(([checklist, cron]) => ({ cron: cron!, options: scheduleOptions(loaded, checklist, cron!, target) })),
+  );
   const done: Array<{ scheduleId: string; action: 'created' | 'updated' }> = [];
-  for (const target of scheduledTargets(loaded)) {
-    for (const [checklist, cron] of Object.entries(loaded.config.schedules.checklists)) {
-      const options = scheduleOptions(loaded, checklist, cron!, target);
-      const handle = client.schedule.getHandle(options.scheduleId);
-      try {
-        await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies, memo: options.memo }));
-        done.push({ scheduleId: options.scheduleId, action: 'updated' });
-      } catch (err) {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-        await client.schedule.create(options);
-        done.push({ scheduleId: options.scheduleId, action: 'created' });
-      }
-      print(`${done.at(-1)!.action} ${options.scheduleId}: ${cron} (${loaded.config.schedules.timezone})`);
+  for (const { cron, options } of all) {
+    const handle = client.schedule.getHandle(options.scheduleId);
+    try {
+      await handle.update((previous) => ({ ...previous, spec: options.spec, action: options.action, policies: options.policies, memo: options.memo }));
+      done.push({ scheduleId: options.scheduleId, action: 'updated' });
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      await client.schedule.create(options);
+      done.push({ scheduleId: options.scheduleId, action: 'created' });
     }
+    print(`${done.at(-1)!.action} ${options.scheduleId}: ${cron} (${loaded.config.schedules.timezone})`);
   }
   return done;
 }

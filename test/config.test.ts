@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { connectionConfig } from '../activities/targets.ts';
 import { ConfigError, loadConfig, targets } from '../worker/config.ts';
 import { temporalConnectionOptions } from '../worker/temporal-connection.ts';
+import { currentIdentity } from '../cli/identity.ts';
+import { projectRoot } from '../worker/tools.ts';
 
 function configFile(text: string): string {
   const file = path.join(mkdtempSync(path.join(tmpdir(), 'pggit-ops-cfg-')), 'pggit-ops.config.yaml');
@@ -92,5 +94,18 @@ describe('secrets by name', () => {
   it('names the TLS file it cannot read', () => {
     const loaded = loadConfig({ file: configFile('temporal:\n  tls:\n    client_cert_path: missing.crt\n    client_key_path: missing.key\n'), env: {} });
     expect(() => temporalConnectionOptions(loaded, {})).toThrow(/temporal\.tls\.client_cert_path: cannot read missing\.crt/);
+  });
+});
+
+describe('the example config', () => {
+  it('is valid, and its demo tokens identify their people', () => {
+    const { config } = loadConfig({ file: path.join(projectRoot, 'pggit-ops.config.example.yaml'), env: {} });
+    expect(config.people.groups).toEqual({ dba: ['alice', 'bob'], security: ['carol'] });
+    expect(currentIdentity(config, { PGGIT_OPS_OPERATOR_TOKEN: 'demo-token-bob' })).toBe('bob');
+    expect(() => currentIdentity(config, { PGGIT_OPS_OPERATOR_TOKEN: 'demo-token-mallory' })).toThrow(/matches no user/);
+  });
+
+  it('refuses a group member who is not a user', () => {
+    expect(loadError('people:\n  users: { alice: {} }\n  groups: { dba: [alice, eve] }\n')).toMatch(/people\.groups\.dba\.1: unknown user 'eve'/);
   });
 });
