@@ -19,6 +19,7 @@ import type { LedgerActivities } from '../activities/ledger.ts';
 import type { StepActivity } from '../activities/steps.ts';
 import { approvalRefusal, gateOutcome, type GateState } from './approvals.ts';
 import type {
+  ApprovalDecision,
   ApproveInput,
   ResolvedActivityStep,
   ResolvedStep,
@@ -84,22 +85,24 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   let gate: GateState | undefined;
 
   setHandler(progressQuery, () => progress);
+  // Decisions are taken by the Update handler at once and written to the ledger by the main flow
+  // (an activity started from the handler would race the steps it unblocks, and replay could order
+  // the two differently).
+  const unrecorded: Array<ApprovalDecision & { stepId: string }> = [];
   setHandler(
     approveUpdate,
-    async (request) => {
-      const decision = {
+    (request) => {
+      const decision: ApprovalDecision = {
         approver: request.approver,
         decision: request.decision,
         reason: request.reason,
         requestId: currentUpdateInfo()!.id,
         at: new Date().toISOString(),
       };
-      // Synchronously, before any await: the gate sees the decision at once.
       gate = { ...gate!, decisions: [...gate!.decisions, decision] };
+      unrecorded.push({ ...decision, stepId: request.stepId });
       const step = stepProgress(request.stepId);
       step.approval = { ...step.approval!, decisions: [...gate.decisions] };
-      await ledger.recordApproval({ runId, stepId: request.stepId, requestId: decision.requestId, approver: decision.approver,
-                                    decision: decision.decision, reason: decision.reason, outcome: 'accepted' });
       return step;
     },
     {
@@ -109,6 +112,13 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
       },
     },
   );
+
+  async function recordApprovals(): Promise<void> {
+    for (const d of unrecorded.splice(0)) {
+      await ledger.recordApproval({ runId, stepId: d.stepId, requestId: d.requestId, approver: d.approver,
+                                    decision: d.decision, reason: d.reason, outcome: 'accepted' });
+    }
+  }
 
   async function record(step: StepProgress, status: StepStatus, extra: { result?: StepResult; error?: string; attempts?: number } = {}) {
     const now = new Date().toISOString();
@@ -154,6 +164,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
     }
     const decisions = gate.decisions;
     gate = undefined;
+    await recordApprovals();
     if (!decided) return { outcome: 'timed out', note: `no decision within the approval timeout` };
     const rejection = decisions.find((d) => d.decision === 'reject');
     if (rejection) return { outcome: 'rejected', note: `rejected by ${rejection.approver}: ${rejection.reason}` };
@@ -227,6 +238,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   } catch (err) {
     if (!isCancellation(err)) throw err;
     await CancellationScope.nonCancellable(async () => {
+      await recordApprovals();
       for (const step of [...started].reverse()) await compensate(step);
       for (const sp of progress.steps) {
         if (['pending', 'running', 'waiting_approval'].includes(sp.status)) await record(sp, 'cancelled');
