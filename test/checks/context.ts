@@ -3,7 +3,7 @@
 // schema, as the activity does, so defaults apply exactly as in a run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { vi } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 import type { CheckContext, CheckDefinition, StepResult } from '../../activities/checks/define.ts';
 import { loadPagila } from '../support/pagila.ts';
 import { installPggit } from '../support/pggit.ts';
@@ -62,4 +62,54 @@ export async function pggitDatabase(server: TestPostgres, prefix: string, pagila
   if (pagila) await loadPagila(server.url(db.database));
   await installPggit(db);
   return db;
+}
+
+export interface Env {
+  conn: PgConnection;
+  ledgerConn: PgConnection;
+  /** For setting the scene and looking at the result; steps get connections of their own. */
+  db: pg.Client;
+  ledger: pg.Client;
+  /** A step's context on target 'pagila', as the activity builds it, with a new run id unless overridden. */
+  ctx(overrides?: Partial<CheckContext>): Promise<CheckContext>;
+}
+
+/** A client closed when the current test finishes. */
+export async function connectForTest(conn: PgConnection): Promise<pg.Client> {
+  const client = new pg.Client(conn);
+  await client.connect();
+  onTestFinished(() => client.end());
+  return client;
+}
+
+/** Pagila, then pggit; the ledger in the same database or in one of its own. */
+export async function pagilaEnv(server: TestPostgres, prefix: string, ledgerIn: 'target' | 'own database'): Promise<Env> {
+  const conn = { ...server.connection, database: await server.createDatabase(prefix) };
+  await loadPagila(server.url(conn.database));
+  await installPggit(conn);
+  const ledgerConn = ledgerIn === 'target' ? conn : { ...server.connection, database: await server.createDatabase('ledger') };
+  if (ledgerIn === 'own database') await installPggit(ledgerConn);
+  return {
+    conn,
+    ledgerConn,
+    db: await connectForTest(conn),
+    ledger: await connectForTest(ledgerConn),
+    async ctx(overrides = {}) {
+      const ctx = await checkContext(conn, ledgerConn, 'pagila');
+      onTestFinished(() => ctx.end());
+      return Object.assign(ctx, overrides);
+    },
+  };
+}
+
+export const codes = (r: StepResult) => r.findings.map((f) => `${f.severity} ${f.code}`).sort();
+
+/** Statistics reach other sessions when the backend that counted them flushes. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }

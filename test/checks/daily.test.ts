@@ -11,11 +11,9 @@ import { dailyChecks } from '../../activities/checks/daily/index.ts';
 import { performanceAlerts } from '../../activities/checks/daily/performance-alerts.ts';
 import { recentMigrations } from '../../activities/checks/daily/recent-migrations.ts';
 import { storageGrowth } from '../../activities/checks/daily/storage-growth.ts';
-import type { CheckContext, StepResult } from '../../activities/checks/define.ts';
-import { loadPagila } from '../support/pagila.ts';
-import { installPggit } from '../support/pggit.ts';
-import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from '../support/postgres.ts';
-import { checkContext, problems, runCheck } from './context.ts';
+import type { StepResult } from '../../activities/checks/define.ts';
+import { startPostgres, withPgClient, type TestPostgres } from '../support/postgres.ts';
+import { codes, pagilaEnv, problems, runCheck, until } from './context.ts';
 
 let server: TestPostgres;
 beforeAll(async () => {
@@ -23,54 +21,9 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-interface Env {
-  conn: PgConnection;
-  ledgerConn: PgConnection;
-  /** For setting the scene and looking at the result; steps get connections of their own. */
-  db: pg.Client;
-  ledger: pg.Client;
-  /** A step's context on target 'pagila', as the activity builds it, with a new run id unless overridden. */
-  ctx(overrides?: Partial<CheckContext>): Promise<CheckContext>;
-}
+const pagila = (ledgerIn: 'target' | 'own database') => pagilaEnv(server, 'daily', ledgerIn);
 
-async function connect(conn: PgConnection): Promise<pg.Client> {
-  const client = new pg.Client(conn);
-  await client.connect();
-  onTestFinished(() => client.end());
-  return client;
-}
 
-/** Pagila, then pggit; the ledger in the same database or in one of its own. */
-async function pagila(ledgerIn: 'target' | 'own database'): Promise<Env> {
-  const conn = { ...server.connection, database: await server.createDatabase('daily') };
-  await loadPagila(server.url(conn.database));
-  await installPggit(conn);
-  const ledgerConn = ledgerIn === 'target' ? conn : { ...server.connection, database: await server.createDatabase('ledger') };
-  if (ledgerIn === 'own database') await installPggit(ledgerConn);
-  return {
-    conn,
-    ledgerConn,
-    db: await connect(conn),
-    ledger: await connect(ledgerConn),
-    async ctx(overrides = {}) {
-      const ctx = await checkContext(conn, ledgerConn, 'pagila');
-      onTestFinished(() => ctx.end());
-      return Object.assign(ctx, overrides);
-    },
-  };
-}
-
-const codes = (r: StepResult) => r.findings.map((f) => `${f.severity} ${f.code}`).sort();
-
-/** Statistics reach other sessions when the backend that counted them flushes. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 describe('a clean Pagila database', () => {
   it('gives no warning or critical finding, except that no backup catalog exists yet', async () => {

@@ -7,16 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { CheckContext, StepResult } from '../../activities/checks/define.ts';
+import type { StepResult } from '../../activities/checks/define.ts';
 import { capacityProjection } from '../../activities/checks/weekly/capacity-projection.ts';
 import { weeklyChecks } from '../../activities/checks/weekly/index.ts';
 import { performanceTrends } from '../../activities/checks/weekly/performance-trends.ts';
 import { schemaDrift } from '../../activities/checks/weekly/schema-drift.ts';
 import { securityAudit } from '../../activities/checks/weekly/security-audit.ts';
-import { loadPagila } from '../support/pagila.ts';
-import { installPggit } from '../support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from '../support/postgres.ts';
-import { checkContext, problems, runCheck } from './context.ts';
+import { codes, connectForTest, pagilaEnv, problems, runCheck, until } from './context.ts';
 
 let server: TestPostgres;
 beforeAll(async () => {
@@ -24,55 +22,10 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-interface Env {
-  conn: PgConnection;
-  ledgerConn: PgConnection;
-  /** For setting the scene and looking at the result; steps get connections of their own. */
-  db: pg.Client;
-  ledger: pg.Client;
-  /** A step's context on target 'pagila', as the activity builds it, with a new run id unless overridden. */
-  ctx(overrides?: Partial<CheckContext>): Promise<CheckContext>;
-}
+const pagila = (ledgerIn: 'target' | 'own database') => pagilaEnv(server, 'weekly', ledgerIn);
 
-async function connect(conn: PgConnection): Promise<pg.Client> {
-  const client = new pg.Client(conn);
-  await client.connect();
-  onTestFinished(() => client.end());
-  return client;
-}
-
-/** Pagila, then pggit; the ledger in the same database or in one of its own. */
-async function pagila(ledgerIn: 'target' | 'own database'): Promise<Env> {
-  const conn = { ...server.connection, database: await server.createDatabase('weekly') };
-  await loadPagila(server.url(conn.database));
-  await installPggit(conn);
-  const ledgerConn = ledgerIn === 'target' ? conn : { ...server.connection, database: await server.createDatabase('ledger') };
-  if (ledgerIn === 'own database') await installPggit(ledgerConn);
-  return {
-    conn,
-    ledgerConn,
-    db: await connect(conn),
-    ledger: await connect(ledgerConn),
-    async ctx(overrides = {}) {
-      const ctx = await checkContext(conn, ledgerConn, 'pagila');
-      onTestFinished(() => ctx.end());
-      return Object.assign(ctx, overrides);
-    },
-  };
-}
-
-const codes = (r: StepResult) => r.findings.map((f) => `${f.severity} ${f.code}`).sort();
 const only = (r: StepResult, code: string) => r.findings.filter((f) => f.code === code);
 
-/** Statistics reach other sessions when the backend that counted them flushes. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** Runs statements in a new session (which picks up ALTER DATABASE settings) and flushes its statistics. */
 const session = (conn: PgConnection, ...statements: string[]) =>
@@ -260,7 +213,7 @@ describe('securityAudit', () => {
     });
 
     // Run by a role that cannot read pg_authid: it says what it could not check instead of passing.
-    const limited = await connect({ ...env.conn, user: role.expiring, password: 'expiring-secret' });
+    const limited = await connectForTest({ ...env.conn, user: role.expiring, password: 'expiring-secret' });
     const partial = await runCheck(securityAudit, await env.ctx({ db: limited }));
     expect(only(partial, 'password_never_expires')).toEqual([]);
     expect(only(partial, 'password_check_unavailable')).toEqual([
