@@ -706,10 +706,12 @@ BEGIN
             AND o.object_type IN ('table', 'partition', 'foreign table', 'domain')
             AND o.created_at < now();   -- a table created in this transaction includes its parts
     END LOOP;
+    -- Only a rename changes the text of its dependents (a column whose type changes cannot be
+    -- used by a view; indexes and foreign keys print names, not types).
     PERFORM pggit.record_dependents(
         ARRAY(SELECT DISTINCT h.full_name FROM pggit.history h
                WHERE h.id > history_before AND h.transaction_id = pg_current_xact_id()
-                 AND h.change_type IN ('ALTER', 'RENAME')),
+                 AND h.change_type = 'RENAME'),
         tag);
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
