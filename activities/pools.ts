@@ -40,6 +40,16 @@ export class TargetPools {
     return this.withClient(this.config.ledger.target, fn);
   }
 
+  /**
+   * A client of `target` and one of the ledger. When the ledger lives in the target, one client
+   * serves both: taking two from one pool lets concurrent steps each hold one and wait forever
+   * for a second (bench/runbook-overhead.ts starved a pool of 4 with 100 concurrent runs).
+   */
+  withTargetAndLedger<T>(target: string, fn: (db: pg.PoolClient, ledger: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (target === this.config.ledger.target) return this.withClient(target, (client) => fn(client, client));
+    return this.withClient(target, (db) => this.withLedger((ledger) => fn(db, ledger)));
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.pools.values()].map((p) => p.end()));
     this.pools.clear();

@@ -21,21 +21,19 @@ export function stepActivities(checks: readonly CheckDefinition[], pools: Target
         );
       }
       const activity = Context.current();
-      return pools.withClient(input.target, (db) =>
-        pools.withLedger((ledger) =>
-          check.run(
-            {
-              target: input.target,
-              db,
-              ledger,
-              runId: input.runId,
-              stepId: input.stepId,
-              previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
-              heartbeat: (details) => activity.heartbeat(details),
-              signal: activity.cancellationSignal,
-            },
-            parsed.data,
-          ),
+      return pools.withTargetAndLedger(input.target, (db, ledger) =>
+        check.run(
+          {
+            target: input.target,
+            db,
+            ledger,
+            runId: input.runId,
+            stepId: input.stepId,
+            previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
+            heartbeat: (details) => activity.heartbeat(details),
+            signal: activity.cancellationSignal,
+          },
+          parsed.data,
         ),
       );
     };

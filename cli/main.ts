@@ -8,10 +8,11 @@ import { formatFacts, runHealthCheck } from './health.ts';
 import { ExitCode } from './exit-codes.ts';
 import { install, type InstallOptions } from './install.ts';
 import {
-  cancelCommand, decisionCommand, exitCodeForError, listCommand, reportCommand, runCommand, statusCommand,
+  awaitRun, cancelCommand, decisionCommand, exitCodeForError, listCommand, reportCommand, runCommand, statusCommand,
   type DecisionOptions, type RunOptions,
 } from './runs.ts';
-import { listSchedules, scheduleAction, syncSchedules } from './schedules.ts';
+import { listSchedules, scheduleAction, syncSchedules, triggerAndFind } from './schedules.ts';
+import { runbookRun } from '../workflows/runbook.ts';
 import { up } from './up.ts';
 import { allChecks } from '../activities/checks/index.ts';
 import { validateRunbookFiles } from '../runbooks/loader.ts';
@@ -187,10 +188,10 @@ schedules
     }
   }));
 
-for (const action of ['pause', 'unpause', 'trigger'] as const) {
+for (const action of ['pause', 'unpause'] as const) {
   schedules
     .command(action)
-    .description(action === 'trigger' ? 'start a run of the schedule now' : `${action} a schedule`)
+    .description(`${action} a schedule`)
     .argument('<schedule>', 'schedule id, e.g. daily/local')
     .option('--note <text>', 'why (shown in the schedule)')
     .option('--json', 'machine-readable output')
@@ -199,13 +200,35 @@ for (const action of ['pause', 'unpause', 'trigger'] as const) {
       const client = await connectClient(loaded);
       try {
         await scheduleAction(client, scheduleId, action, opts.note);
-        console.log(opts.json ? JSON.stringify({ scheduleId, action }) : `${action}${action.endsWith('e') ? 'd' : 'ed'} ${scheduleId}`);
+        console.log(opts.json ? JSON.stringify({ scheduleId, action }) : `${action}d ${scheduleId}`);
         return ExitCode.Ok;
       } finally {
         await client.connection.close();
       }
     }));
 }
+
+schedules
+  .command('trigger')
+  .description('start a run of the schedule now; --wait follows it to the end')
+  .argument('<schedule>', 'schedule id, e.g. daily/local')
+  .option('--wait', 'follow the run to its end, showing progress, and print its report')
+  .option('--json', 'machine-readable output')
+  .action(act(async (scheduleId: string, opts: { wait?: boolean; json?: boolean }) => {
+    const loaded = config();
+    const client = await connectClient(loaded);
+    try {
+      const runId = await triggerAndFind(client, scheduleId);
+      if (!opts.wait) {
+        console.log(opts.json ? JSON.stringify({ scheduleId, runId }) : `triggered ${scheduleId}: started ${runId}`);
+        return ExitCode.Ok;
+      }
+      (opts.json ? console.error : console.log)(`triggered ${scheduleId}: started ${runId}`);
+      return await awaitRun(loaded, client.workflow.getHandle<typeof runbookRun>(runId), opts);
+    } finally {
+      await client.connection.close();
+    }
+  }));
 
 program.parseAsync().catch((err: unknown) => {
   console.error(`pggit-ops: ${err instanceof Error ? err.message : String(err)}`);

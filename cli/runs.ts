@@ -131,20 +131,26 @@ export async function runCommand(loaded: LoadedConfig, name: string, opts: RunOp
       if (opts.json) console.log(JSON.stringify({ runId: handle.workflowId, status: 'running' }));
       return ExitCode.Ok;
     }
-    await follow(handle, print);
-    const result = await handle.result().then(
-      (progress) => progress,
-      (err: unknown) => {
-        if (err instanceof WorkflowFailedError) return undefined;
-        throw err;
-      },
-    );
-    const record = await withLedger(loaded, (db) => readRun(db, handle.workflowId));
-    const status = record?.run.status ?? result?.status ?? 'failed';
-    if (opts.json) console.log(JSON.stringify(record ? reportJson(record) : { runId: handle.workflowId, status }));
-    else if (record) console.log(`\n${renderMarkdown(record)}`);
-    return exitCodeOf(status);
+    return awaitRun(loaded, handle, opts);
   });
+}
+
+/** Follows a started run to its end, then prints its report from the ledger; the exit code is the run's. */
+export async function awaitRun(loaded: LoadedConfig, handle: WorkflowHandle<typeof runbookRun>, opts: { json?: boolean }): Promise<ExitCode> {
+  const print = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  await follow(handle, print);
+  const result = await handle.result().then(
+    (progress) => progress,
+    (err: unknown) => {
+      if (err instanceof WorkflowFailedError) return undefined;
+      throw err;
+    },
+  );
+  const record = await withLedger(loaded, (db) => readRun(db, handle.workflowId));
+  const status = record?.run.status ?? result?.status ?? 'failed';
+  if (opts.json) console.log(JSON.stringify(record ? reportJson(record) : { runId: handle.workflowId, status }));
+  else if (record) console.log(`\n${renderMarkdown(record)}`);
+  return exitCodeOf(status);
 }
 
 export function reportJson(record: RunRecord) {

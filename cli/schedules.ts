@@ -85,3 +85,25 @@ export async function scheduleAction(client: Client, scheduleId: string, action:
     throw err;
   }
 }
+
+/** Triggers a schedule and returns the id of the run it started (the schedule records it in its recent actions). */
+export async function triggerAndFind(client: Client, scheduleId: string): Promise<string> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const before = new Set((await describeOrFail(client, scheduleId)).info.recentActions.map((a) => a.action.workflow.workflowId));
+  await scheduleAction(client, scheduleId, 'trigger');
+  for (let i = 0; i < 300; i++) {
+    const started = (await handle.describe()).info.recentActions.map((a) => a.action.workflow.workflowId).find((id) => !before.has(id));
+    if (started) return started;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new CliError(ExitCode.Unavailable, `schedule ${scheduleId} was triggered but started no run within 30 s (overlap SKIP: is a run still going?)`);
+}
+
+async function describeOrFail(client: Client, scheduleId: string) {
+  try {
+    return await client.schedule.getHandle(scheduleId).describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) throw new CliError(ExitCode.BadInput, `no schedule '${scheduleId}' (see pggit-ops schedules list)`);
+    throw err;
+  }
+}

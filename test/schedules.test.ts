@@ -74,21 +74,19 @@ describe('pggit-ops schedules', () => {
     expect(unknown.stderr).toContain("no schedule 'daily/nowhere'");
   });
 
-  it('trigger starts a real daily run, recorded in the ledger as started by the schedule', async () => {
+  it('trigger --wait starts a real daily run, follows it, and the ledger records the schedule as its initiator', async () => {
     await withWorkers(loaded, async () => {
-      expect((await cli(['schedules', 'trigger', `daily/${target}`])).exitCode).toBe(0);
+      const triggered = await cli(['schedules', 'trigger', `daily/${target}`, '--wait', '--json']);
+      expect(triggered.exitCode, `${triggered.stderr}\n${triggered.stdout}`).toBe(0);
+      const report = JSON.parse(triggered.stdout) as { runId: string; status: string; initiator: string; steps: Array<{ status: string }> };
+      expect(report).toMatchObject({ status: 'succeeded', initiator: `schedule:daily/${target}` });
+      expect(report.runId.startsWith(`daily/${target}/scheduled-`)).toBe(true);
+      expect(report.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
       const db = new pg.Client(server.connection);
       await db.connect();
       try {
-        let run: { run_id: string; status: string; initiator: string } | undefined;
-        for (let i = 0; i < 150 && run?.status !== 'succeeded'; i++) {
-          run = (await db.query(`SELECT run_id, status, initiator FROM pggit_ops.runs WHERE target = $1 AND runbook = 'daily'`, [target])).rows[0];
-          await new Promise((r) => setTimeout(r, 200));
-        }
-        expect(run).toMatchObject({ status: 'succeeded', initiator: `schedule:daily/${target}` });
-        expect(run!.run_id.startsWith(`daily/${target}/scheduled-`)).toBe(true);
-        const steps = await db.query('SELECT step_id, status FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position', [run!.run_id]);
-        expect(steps.rows.map((r) => r.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+        const runs = await db.query(`SELECT run_id, status FROM pggit_ops.runs WHERE target = $1 AND runbook = 'daily'`, [target]);
+        expect(runs.rows).toEqual([{ run_id: report.runId, status: 'succeeded' }]);
       } finally {
         await db.end();
       }
