@@ -1,5 +1,4 @@
-// All activities of the worker, built over its config: target names resolve to pooled connections.
-import type { Config } from '../worker/config.ts';
+// All activities of the worker: target names resolve to pooled connections.
 import { allChecks } from './checks/index.ts';
 import type { CheckDefinition } from './checks/define.ts';
 import { readTargetFacts, type TargetFacts } from './health.ts';
@@ -7,7 +6,7 @@ import { ledgerActivities } from './ledger.ts';
 import type { TargetPools } from './pools.ts';
 import { stepActivities } from './steps.ts';
 
-export function createActivities(config: Config, pools: TargetPools, checks: readonly CheckDefinition[] = allChecks) {
+export function createActivities(pools: TargetPools, checks: readonly CheckDefinition[] = allChecks) {
   return {
     /** Connects to a named target and returns real facts about it. Read-only. */
     async inspectTarget(target: string): Promise<TargetFacts> {
