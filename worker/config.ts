@@ -100,6 +100,22 @@ const configSchema = z
     /** Where the run ledger (schema pggit_ops) lives. */
     ledger: z.object({ target: targetName.default('local') }).strict().prefault({}),
     people: peopleSchema.prefault({}),
+    backups: z
+      .object({
+        /** The backup store: a local directory (relative to the config file's folder). */
+        dir: z.string().min(1).default('.pggit-ops/backups'),
+        /** Retention by calendar bucket: the newest backup of each of the last N days / weeks / months is kept. */
+        retention: z
+          .object({ daily: z.number().int().min(0).default(7), weekly: z.number().int().min(0).default(4), monthly: z.number().int().min(0).default(6) })
+          .strict()
+          .prefault({}),
+        /** Where restore drills create their scratch database: a configured target (its server), default the source's own. */
+        drill_target: targetName.optional(),
+        /** Tables up to this size get a content checksum in the drill's comparison (bigger ones: row counts only). */
+        checksum_max_table_bytes: z.number().int().min(0).default(256 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
     schedules: schedulesSchema.prefault({}),
     local_stack: z
       .object({
