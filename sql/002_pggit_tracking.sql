@@ -510,7 +510,10 @@ BEGIN
         SELECT p.* FROM pggit.parts_of(p_classid, p_objid) p
           LEFT JOIN pggit.objects o ON o.is_active AND o.classid = p.classid AND o.objid = p.objid AND o.objsubid = p.objsubid
          WHERE o.id IS NULL
-            OR o.full_name IS DISTINCT FROM (pg_identify_object(p.classid, p.objid, p.objsubid)).identity
+            -- parts are renamed on their own events (RENAME COLUMN reports the column); here
+            -- only renaming the object itself renames its parts
+            OR (own.full_name IS DISTINCT FROM (pg_identify_object(p_classid, p_objid, 0)).identity
+                AND o.full_name IS DISTINCT FROM (pg_identify_object(p.classid, p.objid, p.objsubid)).identity)
             OR (own_changed AND CASE
                   WHEN p.objsubid > 0 THEN NOT EXISTS (
                       SELECT 1 FROM columns c JOIN old_lines ON old_lines.line = c.sql WHERE c.attnum = p.objsubid)
