@@ -821,27 +821,23 @@ LANGUAGE sql STABLE AS $$
      LIMIT 1
 $$;
 
--- The event trigger entry points run as the role that issued the DDL: they note who that is,
--- then hand over to the tracking functions, which run as pggit's owner (so that roles without
+-- The event triggers' entry point runs as the role that issued the DDL: it notes who that is,
+-- then hands over to the tracking functions, which run as pggit's owner (so that roles without
 -- rights on pggit still have their DDL recorded).
-CREATE FUNCTION pggit.on_ddl_command_end() RETURNS event_trigger
+CREATE FUNCTION pggit.on_ddl_event() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pggit AS $$
 BEGIN
     PERFORM set_config('pggit.actor', current_user, true);
-    PERFORM pggit.track_ddl_commands(tg_tag);
+    IF tg_event = 'sql_drop' THEN
+        PERFORM pggit.track_dropped_objects(tg_tag);
+    ELSE
+        PERFORM pggit.track_ddl_commands(tg_tag);
+    END IF;
 END
 $$;
 
-CREATE FUNCTION pggit.on_sql_drop() RETURNS event_trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pggit AS $$
-BEGIN
-    PERFORM set_config('pggit.actor', current_user, true);
-    PERFORM pggit.track_dropped_objects(tg_tag);
-END
-$$;
-
-CREATE EVENT TRIGGER pggit_ddl_command_end ON ddl_command_end EXECUTE FUNCTION pggit.on_ddl_command_end();
-CREATE EVENT TRIGGER pggit_sql_drop ON sql_drop EXECUTE FUNCTION pggit.on_sql_drop();
+CREATE EVENT TRIGGER pggit_ddl_command_end ON ddl_command_end EXECUTE FUNCTION pggit.on_ddl_event();
+CREATE EVENT TRIGGER pggit_sql_drop ON sql_drop EXECUTE FUNCTION pggit.on_ddl_event();
 
 SELECT pggit.baseline();
 
