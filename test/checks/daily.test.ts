@@ -26,7 +26,7 @@ const pagila = (ledgerIn: 'target' | 'own database') => pagilaEnv(server, 'daily
 
 
 describe('a clean Pagila database', () => {
-  it('gives no warning or critical finding, except that no backup catalog exists yet', async () => {
+  it('gives no warning or critical finding, except that no backup of it has been taken yet', async () => {
     const env = await pagila('target');
     const results: Record<string, StepResult> = {};
     for (const check of dailyChecks) results[check.name] = await runCheck(check, await env.ctx());
@@ -40,6 +40,12 @@ describe('a clean Pagila database', () => {
     expect(problems(results.storageGrowth!)).toEqual([]);
     expect(codes(results.storageGrowth!)).toEqual(['info storage_baseline']);
     expect(results.backupStatus!.findings).toEqual([
+      { code: 'no_backup', severity: 'critical', message: 'No backup of pagila is recorded in pggit_ops.backups', details: { target: 'pagila' } },
+    ]);
+
+    // A ledger installed before the backup catalog (sql/007) existed: the step says so instead of passing.
+    await env.ledger.query('ALTER TABLE pggit_ops.backups RENAME TO backups_moved_away');
+    expect((await runCheck(backupStatus, await env.ctx())).findings).toEqual([
       {
         code: 'no_backup_catalog',
         severity: 'warning',
@@ -47,6 +53,7 @@ describe('a clean Pagila database', () => {
         details: { expected_table: 'pggit_ops.backups', ledger_database: env.conn.database, target: 'pagila' },
       },
     ]);
+    await env.ledger.query('ALTER TABLE pggit_ops.backups_moved_away RENAME TO backups');
 
     // The next run minutes later compares sizes without extrapolating seconds to a day.
     const again = await runCheck(storageGrowth, await env.ctx());
@@ -223,16 +230,14 @@ describe('storageGrowth', () => {
 describe('backupStatus', () => {
   it('reads the newest backup of the target from the catalog: missing, stale, failed, unverified or fine', async () => {
     const env = await pagila('own database');
-    // The catalog as a later issue will create it; this step relies only on these columns.
-    await env.ledger.query(`CREATE TABLE pggit_ops.backups (
-                              id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, target text NOT NULL, started_at timestamptz NOT NULL,
-                              finished_at timestamptz, status text NOT NULL, verified boolean NOT NULL DEFAULT false, location text)`);
+    // Rows of the backup catalog (sql/007) as the backup activities write them.
+    let n = 0;
     const backup = (target: string, hoursAgo: number, status: string, verified: boolean) =>
       env.ledger.query(
-        `INSERT INTO pggit_ops.backups (target, started_at, finished_at, status, verified, location)
-         VALUES ($1, now() - make_interval(secs => $2::float8 * 3600),
-                 CASE WHEN $3::text = 'running' THEN NULL ELSE now() - make_interval(secs => $2::float8 * 3600 - 600) END, $3, $4, 's3://b/x')`,
-        [target, hoursAgo, status, verified],
+        `INSERT INTO pggit_ops.backups (backup_id, idempotency_key, target, kind, format, path, started_at, finished_at, status, verified)
+         VALUES ($5, $5, $1, 'full', 'custom', $5, now() - make_interval(secs => $2::float8 * 3600),
+                 CASE WHEN $3::text = 'running' THEN NULL ELSE now() - make_interval(secs => $2::float8 * 3600 - 600) END, $3, $4)`,
+        [target, hoursAgo, status, verified, `backup-${(n += 1)}`],
       );
     const check = async (args: Record<string, unknown> = {}) => runCheck(backupStatus, await env.ctx(), args);
 

@@ -300,6 +300,6 @@ describe('techStack', () => {
     expect(byCode.migrations_pending!.message).toContain('run pggit-ops install --db test');
     expect(byCode.migrations_unknown!.details).toEqual({ unknown: ['999_from_the_future.sql'] });
     expect(byCode.migrations_changed!.details).toMatchObject({ changed: [{ name: '005_pggit_integrity.sql', applied: '0'.repeat(64) }] });
-    expect(result.summary).toMatch(/^PostgreSQL 15\.\d+ .*\(end of life 2027-11-11\); 2 extension\(s\), 1 with an update; 5 of 6 migrations applied$/);
+    expect(result.summary).toMatch(/^PostgreSQL 15\.\d+ .*\(end of life 2027-11-11\); 2 extension\(s\), 1 with an update; 6 of 7 migrations applied$/);
   });
 });

@@ -1,6 +1,7 @@
-// Daily: "Verify backup completion", from the backup catalog in the ledger (pggit_ops.backups, one
-// row per backup attempt of a target). Until that catalog exists nothing records backups, and this
-// step says so every day rather than passing: an unverified backup is the failure nobody notices.
+// Daily: "Verify backup completion", from the backup catalog in the ledger (pggit_ops.backups,
+// sql/007: one row per backup attempt of a target, written by activities/backup/). A ledger that
+// predates the catalog records no backups, and this step says so every day rather than passing:
+// an unverified backup is the failure nobody notices.
 import { z } from 'zod';
 import { defineCheck, type Finding } from '../define.ts';
 import { problemCount, round } from '../shared.ts';
