@@ -6,10 +6,11 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { CheckDefinition, StepResult } from './checks/define.ts';
 import type { StepInput } from '../workflows/runbook-types.ts';
 import type { TargetPools } from './pools.ts';
+import type { LoadedConfig } from '../worker/config.ts';
 
 export type StepActivity = (input: StepInput) => Promise<StepResult>;
 
-export function stepActivities(checks: readonly CheckDefinition[], pools: TargetPools): Record<string, StepActivity> {
+export function stepActivities(checks: readonly CheckDefinition[], pools: TargetPools, loaded: LoadedConfig): Record<string, StepActivity> {
   const activities: Record<string, StepActivity> = {};
   for (const check of checks) {
     activities[check.name] = async (input) => {
@@ -32,6 +33,7 @@ export function stepActivities(checks: readonly CheckDefinition[], pools: Target
             previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
             heartbeat: (details) => activity.heartbeat(details),
             signal: activity.cancellationSignal,
+            worker: { loaded, pools },
           },
           parsed.data,
         ),

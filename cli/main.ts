@@ -12,6 +12,7 @@ import {
   type DecisionOptions, type RunOptions,
 } from './runs.ts';
 import { listSchedules, scheduleAction, syncSchedules, triggerAndFind } from './schedules.ts';
+import { listBackups } from './backups.ts';
 import { runbookRun } from '../workflows/runbook.ts';
 import { up } from './up.ts';
 import { allChecks } from '../activities/checks/index.ts';
@@ -94,6 +95,25 @@ program
   .option('--wait', 'follow the run to its end, showing progress')
   .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
   .action(act((name: string, opts: RunOptions) => runCommand(config(), name, opts)));
+
+program
+  .command('backup')
+  .description('back up a target (the backup runbook: whole database and pggit schema, verified, retention applied)')
+  .requiredOption('--db <name>', 'configured target name')
+  .option('--format <format>', 'custom (one file) or directory', 'custom')
+  .option('--wait', 'follow the run to its end, showing progress')
+  .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
+  .action(act((opts: { db: string; format: string; wait?: boolean; json?: boolean }) =>
+    runCommand(config(), 'backup', { db: opts.db, param: [`format=${opts.format}`], wait: opts.wait, json: opts.json })));
+
+program
+  .command('backups')
+  .description('the backup catalog')
+  .command('list')
+  .description('backups in the catalog, newest first')
+  .option('--db <name>', 'only this target')
+  .option('--json', 'machine-readable output')
+  .action(act((opts: { db?: string; json?: boolean }) => listBackups(config(), opts)));
 
 program
   .command('status')

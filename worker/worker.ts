@@ -43,7 +43,7 @@ export async function createWorkers(
   checks: readonly CheckDefinition[] = allChecks,
 ): Promise<Workers> {
   const pools = new TargetPools(loaded.config);
-  const activities = createActivities(pools, checks);
+  const activities = createActivities(loaded, pools, checks);
   const workflowBundleCode = await workflowBundle();
   const { namespace, task_queues } = loaded.config.temporal;
   const workers = await Promise.all(

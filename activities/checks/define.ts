@@ -3,6 +3,8 @@
 // step's `args` against the item's schema, so a typo in a runbook fails at load time, not at 3 am.
 import type pg from 'pg';
 import type { z } from 'zod';
+import type { LoadedConfig } from '../../worker/config.ts';
+import type { TargetPools } from '../pools.ts';
 
 export type Severity = 'info' | 'warning' | 'critical';
 
@@ -40,6 +42,11 @@ export interface CheckContext {
   heartbeat(details?: unknown): void;
   /** Aborted when the step is cancelled; long steps should stop promptly. */
   signal: AbortSignal;
+  /**
+   * The worker's config and connection pools, for steps that manage their own connections and
+   * files (backups, restore drills). Absent in contexts built without a worker.
+   */
+  worker?: { loaded: LoadedConfig; pools: TargetPools };
 }
 
 export interface CheckDefinition<Args extends z.ZodType = z.ZodType> {
