@@ -7,7 +7,7 @@ export interface RunRecord {
   run: { run_id: string; runbook: string; target: string; initiator: string; status: string; error: string | null;
          params: Record<string, unknown>; started_at: Date; finished_at: Date | null };
   steps: Array<{ step_id: string; position: number; activity: string | null; status: string; summary: string | null;
-                 error: string | null; started_at: Date | null; finished_at: Date | null; duration_ms: string | null }>;
+                 data: Record<string, unknown> | null; error: string | null; started_at: Date | null; finished_at: Date | null; duration_ms: string | null }>;
   findings: Array<{ step_id: string; seq: number; severity: Severity; code: string; message: string; details: unknown }>;
   approvals: Array<{ step_id: string; approver: string; decision: string; reason: string | null; outcome: string;
                      refusal_reason: string | null; decided_at: Date }>;
@@ -17,7 +17,7 @@ export async function readRun(db: pg.ClientBase, runId: string): Promise<RunReco
   const run = await db.query(`SELECT run_id, runbook, target, initiator, status, error, params, started_at, finished_at FROM pggit_ops.runs WHERE run_id = $1`, [runId]);
   if (!run.rows[0]) return undefined;
   // One connection runs one query at a time.
-  const steps = await db.query(`SELECT step_id, position, activity, status, summary, error, started_at, finished_at, duration_ms FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position`, [runId]);
+  const steps = await db.query(`SELECT step_id, position, activity, status, summary, data, error, started_at, finished_at, duration_ms FROM pggit_ops.steps WHERE run_id = $1 ORDER BY position`, [runId]);
   const findings = await db.query(`SELECT step_id, seq, severity, code, message, details FROM pggit_ops.findings WHERE run_id = $1 ORDER BY step_id, seq`, [runId]);
   const approvals = await db.query(`SELECT step_id, approver, decision, reason, outcome, refusal_reason, decided_at FROM pggit_ops.approvals WHERE run_id = $1 ORDER BY decided_at, id`, [runId]);
   return { run: run.rows[0], steps: steps.rows, findings: findings.rows, approvals: approvals.rows };

@@ -107,6 +107,14 @@ program
     runCommand(config(), 'backup', { db: opts.db, param: [`format=${opts.format}`], wait: opts.wait, json: opts.json })));
 
 program
+  .command('drill')
+  .description('restore drill (the drill runbook): restore the newest verified backup into a scratch database, prove it, report RTO and RPO')
+  .requiredOption('--db <name>', 'configured target name')
+  .option('--wait', 'follow the run to its end, showing progress')
+  .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
+  .action(act((opts: { db: string; wait?: boolean; json?: boolean }) => runCommand(config(), 'drill', { db: opts.db, param: [], wait: opts.wait, json: opts.json })));
+
+program
   .command('backups')
   .description('the backup catalog')
   .command('list')

@@ -159,7 +159,7 @@ export function reportJson(record: RunRecord) {
     runId: run.run_id, runbook: run.runbook, target: run.target, initiator: run.initiator, status: run.status,
     error: run.error, startedAt: run.started_at, finishedAt: run.finished_at,
     findings: { critical: 0, warning: 0, info: 0, ...Object.fromEntries(['critical', 'warning', 'info'].map((s) => [s, findings.filter((f) => f.severity === s).length])) },
-    steps: steps.map((s) => ({ id: s.step_id, activity: s.activity, status: s.status, summary: s.summary, error: s.error,
+    steps: steps.map((s) => ({ id: s.step_id, activity: s.activity, status: s.status, summary: s.summary, error: s.error, data: s.data,
                                durationMs: s.duration_ms === null ? null : Number(s.duration_ms),
                                findings: findings.filter((f) => f.step_id === s.step_id).map(({ step_id: _, seq: __, ...f }) => f) })),
     approvals,

@@ -91,12 +91,12 @@ async function findings(runId: string) {
 const alarms = (rows: Array<{ severity: string; code: string }>) => rows.filter((r) => r.severity !== 'info').map((r) => r.code).sort();
 
 describe('the shipped checklists on a clean database', () => {
-  it('raise no false alarm: only what is really missing (no backup taken, no DR drill yet)', async () => {
+  it('raise no false alarm: only what is really missing (no backup taken, so none to drill)', async () => {
     await withWorkers(loaded, async (client) => {
       const expected: Record<string, string[]> = {
         daily: ['no_backup'], // true: no backup of this database was ever taken
         weekly: [],
-        monthly: ['dr_drill_unavailable'], // so does the DR drill
+        monthly: ['no_backup_to_drill'], // and so nothing to restore in the DR test
         quarterly: [],
       };
       for (const [checklist, honest] of Object.entries(expected)) {
@@ -143,7 +143,7 @@ describe('the shipped checklists find planted problems', () => {
       const old = await query(planted, `SELECT count(*)::int AS n FROM pggit.history WHERE change_timestamp < now() - interval '90 days'`);
       expect(old.rows[0].n).toBe(0);
       const all = await findings(result.runId);
-      expect(all.map((f) => f.code)).toEqual(expect.arrayContaining(['history_cleaned', 'dr_drill_unavailable']));
+      expect(all.map((f) => f.code)).toEqual(expect.arrayContaining(['history_cleaned', 'no_backup_to_drill']));
     });
   });
 

@@ -27,7 +27,7 @@ const checks: CheckShape[] = [
   { name: 'cleanHistory', kind: 'job', args: z.object({ retention_days: z.number().int().min(1).optional(), label: z.string().optional() }).strict() },
   { name: 'rebuildIndexes', kind: 'job', args: anyArgs },
   { name: 'permissionsReview', kind: 'check', args: anyArgs },
-  { name: 'drTest', kind: 'job', args: anyArgs },
+  { name: 'restoreDrill', kind: 'job', args: anyArgs },
   { name: 'tuningReview', kind: 'check', args: anyArgs },
   { name: 'securityAssessment', kind: 'check', args: anyArgs },
   { name: 'complianceAudit', kind: 'check', args: anyArgs },
@@ -87,7 +87,7 @@ describe('shipped runbooks', () => {
     expect(activities).toStrictEqual({
       daily: ['performanceAlerts', 'recentMigrations', 'storageGrowth', 'backupStatus'],
       weekly: ['performanceTrends', 'securityAudit', 'sign-off: Review security audit logs', 'schemaDrift', 'capacityProjection'],
-      monthly: ['cleanHistory', 'rebuildIndexes', 'permissionsReview', 'sign-off: Review user permissions', 'drTest'],
+      monthly: ['cleanHistory', 'rebuildIndexes', 'permissionsReview', 'sign-off: Review user permissions', 'restoreDrill'],
       quarterly: [
         'tuningReview',
         'sign-off: Sign off the performance tuning review',
@@ -385,7 +385,7 @@ describe('errors name file:line:column and the step', () => {
         '    on_failure: { compensate: second }',
         '  - id: second',
         '    title: Second',
-        '    activity: drTest',
+        '    activity: restoreDrill',
         '    on_failure: { compensate: gone }',
       ),
     );

@@ -1,12 +1,11 @@
 // The monthly checklist's checks on a real throwaway cluster: a clean Pagila database reports no
-// problem (except drTest, which honestly says no drill ran), and planted problems are found:
+// problem, and planted problems are found:
 // expired history removed in committed batches (with heartbeats, a time budget and cancellation),
 // bloated and broken pggit indexes rebuilt CONCURRENTLY, write grants on pggit's tables.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanHistory } from '../../activities/checks/monthly/clean-history.ts';
-import { drTest } from '../../activities/checks/monthly/dr-test.ts';
 import { monthlyChecks } from '../../activities/checks/monthly/index.ts';
 import { permissionsReview } from '../../activities/checks/monthly/permissions-review.ts';
 import { rebuildIndexes } from '../../activities/checks/monthly/rebuild-indexes.ts';
@@ -64,7 +63,7 @@ async function whileHistoryWriteOpen<T>(db: PgConnection, fn: () => Promise<T>):
 }
 
 describe('a clean Pagila database', () => {
-  it('gives no warning or critical from any monthly check but what Pagila really has, and drTest, which says no drill ran', async () => {
+  it('gives no warning or critical from any monthly check but what Pagila really has', async () => {
     const db = await database('clean', true);
     const problemsOfAll = () =>
       withCheckContext(db, async (ctx) => {
@@ -77,10 +76,9 @@ describe('a clean Pagila database', () => {
       cleanHistory: [],
       rebuildIndexes: [],
       permissionsReview: ['warning public_privileges'],
-      drTest: ['warning dr_drill_unavailable'],
     });
     await withPgClient(db, (c) => c.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`));
-    expect(await problemsOfAll()).toEqual({ cleanHistory: [], rebuildIndexes: [], permissionsReview: [], drTest: ['warning dr_drill_unavailable'] });
+    expect(await problemsOfAll()).toEqual({ cleanHistory: [], rebuildIndexes: [], permissionsReview: [] });
   });
 });
 
@@ -315,13 +313,3 @@ describe('permissionsReview', () => {
   });
 });
 
-describe('drTest', () => {
-  it('says plainly that no DR drill was performed', async () => {
-    const result = await runCheck(drTest, {} as never);
-    expect(result).toEqual({
-      summary: 'DR test NOT performed: no restore drill is available yet',
-      findings: [{ code: 'dr_drill_unavailable', severity: 'warning', message: 'no DR drill available yet: restore drills arrive with the disaster-recovery workflow' }],
-      data: { performed: false },
-    });
-  });
-});

@@ -1,7 +1,6 @@
 // The guide's monthly checklist, item by item.
 import { cleanHistory } from './clean-history.ts';
-import { drTest } from './dr-test.ts';
 import { permissionsReview } from './permissions-review.ts';
 import { rebuildIndexes } from './rebuild-indexes.ts';
 
-export const monthlyChecks = [cleanHistory, rebuildIndexes, permissionsReview, drTest] as const;
+export const monthlyChecks = [cleanHistory, rebuildIndexes, permissionsReview] as const;
