@@ -1,0 +1,85 @@
+// Kill -9 the worker process while pg_dump runs, start a new worker: the backup run completes with
+// exactly one valid backup of that step, and no partial file is left in the store.
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allChecks } from '../activities/checks/index.ts';
+import { parseRunbook } from '../runbooks/loader.ts';
+import { connectClient } from '../worker/temporal-connection.ts';
+import { projectRoot } from '../worker/tools.ts';
+import { timeSuffix } from '../workflows/ids.ts';
+import { progressQuery, runbookRun } from '../workflows/runbook.ts';
+import { installPggit } from './support/pggit.ts';
+import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
+import { testConfig } from './support/temporal.ts';
+
+let server: TestPostgres;
+const store = mkdtempSync(path.join(tmpdir(), 'pggit-ops-store-'));
+
+beforeAll(async () => {
+  server = await startPostgres();
+  await installPggit(server.connection);
+  // Big enough that the dump takes a few seconds: time to kill the worker in the middle of it.
+  await withPgClient(server.connection, (c) => c.query(`CREATE TABLE big AS SELECT g, md5(g::text) AS h FROM generate_series(1, 3000000) g`));
+});
+afterAll(() => server?.stop());
+
+describe('a worker killed during a backup', () => {
+  it('leaves one valid backup and no partial file once a new worker finishes the run', async () => {
+    const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' }, backups: { dir: store } });
+    const passwordEnv = loaded.config.targets.app!.password_env!;
+    const startWorker = (): ResultPromise =>
+      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
+        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
+        reject: false,
+      });
+    const runbook = parseRunbook(
+      `name: backup
+description: one full backup
+steps:
+  - { id: backup_full, title: backup, activity: backupDatabase, args: { kind: full }, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }`,
+      'backup.yaml',
+      { checks: allChecks, people: { users: {}, groups: {} } },
+    );
+    const client = await connectClient(loaded);
+    let worker = startWorker();
+    try {
+      const handle = await client.workflow.start(runbookRun, {
+        taskQueue: loaded.config.temporal.task_queues.checks,
+        workflowId: `backup/app/${timeSuffix()}`,
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: loaded.config.temporal.task_queues }],
+      });
+      // Wait until pg_dump is writing its partial file, then kill the worker hard.
+      const dir = path.join(store, 'app');
+      const partials = () => (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.partial')) : []);
+      for (let i = 0; i < 600; i++) {
+        const running = (await handle.query(progressQuery).catch(() => undefined))?.steps[0]?.status === 'running';
+        if (running && partials().length > 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(partials().length).toBeGreaterThan(0);
+      worker.kill('SIGKILL');
+      await worker;
+
+      worker = startWorker();
+      const result = await handle.result();
+      expect(result.steps.map((s) => s.status)).toEqual(['succeeded']);
+
+      const rows = await withPgClient(server.connection, (c: pg.Client) =>
+        c.query(`SELECT backup_id, status, verified FROM pggit_ops.backups WHERE idempotency_key = $1`, [`${handle.workflowId}/backup_full`]),
+      );
+      expect(rows.rows).toEqual([expect.objectContaining({ status: 'succeeded', verified: true })]);
+      const files = readdirSync(path.join(store, 'app'));
+      expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
+      expect(files.filter((f) => f.endsWith('.dump'))).toHaveLength(1);
+      expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await client.connection.close();
+    }
+  });
+});
