@@ -1,5 +1,6 @@
 // Kill -9 the worker process while pg_dump runs, start a new worker: the backup run completes with
-// exactly one valid backup of that step, and no partial file is left in the store.
+// exactly one valid backup of that step, and no partial file is left in the store. The same during
+// a drill's restore: the drill completes and no scratch database is left behind.
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,15 +28,16 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-describe('a worker killed during a backup', () => {
-  it('leaves one valid backup and no partial file once a new worker finishes the run', async () => {
-    const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' }, backups: { dir: store } });
-    const passwordEnv = loaded.config.targets.app!.password_env!;
-    const startWorker = (): ResultPromise =>
-      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
-        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
-        reject: false,
-      });
+describe('a worker killed during a long DR step', () => {
+  const loaded = () => testConfig({ app: server.connection }, { ledger: { target: 'app' }, backups: { dir: store } });
+  const startWorker = (config: ReturnType<typeof loaded>): ResultPromise =>
+    execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', config.file!], {
+      env: { [config.config.targets.app!.password_env!]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
+      reject: false,
+    });
+
+  it('during pg_dump: one valid backup and no partial file once a new worker finishes the run', async () => {
+    const config = loaded();
     const runbook = parseRunbook(
       `name: backup
 description: one full backup
@@ -44,13 +46,13 @@ steps:
       'backup.yaml',
       { checks: allChecks, people: { users: {}, groups: {} } },
     );
-    const client = await connectClient(loaded);
-    let worker = startWorker();
+    const client = await connectClient(config);
+    let worker = startWorker(config);
     try {
       const handle = await client.workflow.start(runbookRun, {
-        taskQueue: loaded.config.temporal.task_queues.checks,
+        taskQueue: config.config.temporal.task_queues.checks,
         workflowId: `backup/app/${timeSuffix()}`,
-        args: [{ runbook, target: 'app', initiator: 'alice', queues: loaded.config.temporal.task_queues }],
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
       });
       // Wait until pg_dump is writing its partial file, then kill the worker hard.
       const dir = path.join(store, 'app');
@@ -64,7 +66,7 @@ steps:
       worker.kill('SIGKILL');
       await worker;
 
-      worker = startWorker();
+      worker = startWorker(config);
       const result = await handle.result();
       expect(result.steps.map((s) => s.status)).toEqual(['succeeded']);
 
@@ -76,6 +78,44 @@ steps:
       expect(files.filter((f) => f.endsWith('.partial'))).toEqual([]);
       expect(files.filter((f) => f.endsWith('.dump'))).toHaveLength(1);
       expect(files.filter((f) => f.endsWith('.manifest.json'))).toHaveLength(1);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await client.connection.close();
+    }
+  });
+
+  it('during a drill\'s restore: the retried drill passes and no scratch database is left', async () => {
+    const config = loaded();
+    const runbook = parseRunbook(
+      `name: drill
+description: the drill step
+steps:
+  - { id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }`,
+      'drill.yaml',
+      { checks: allChecks, people: { users: {}, groups: {} } },
+    );
+    const scratch = () => withPgClient(server.connection, async (c: pg.Client) => (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit_drill_%'`)).rows.map((r) => r.datname as string));
+    const client = await connectClient(config);
+    let worker = startWorker(config);
+    try {
+      const handle = await client.workflow.start(runbookRun, {
+        taskQueue: config.config.temporal.task_queues.checks,
+        workflowId: `drill/app/${timeSuffix()}`,
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
+      });
+      for (let i = 0; i < 600 && (await scratch()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await scratch()).toHaveLength(1); // the restore is under way
+      worker.kill('SIGKILL');
+      await worker;
+
+      worker = startWorker(config);
+      const result = await handle.result();
+      expect(result.steps.map((s) => s.status)).toEqual(['succeeded']);
+      expect(await scratch()).toEqual([]);
+      const history = await handle.fetchHistory();
+      const attempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt);
+      expect(attempts).toContain(2);
     } finally {
       worker.kill('SIGTERM');
       await worker;

@@ -10,7 +10,10 @@ import { storeDir } from '../../backup/store.ts';
 import { proveRestore } from '../../dr/prove.ts';
 import { restoreInto } from '../../dr/restore.ts';
 import { createScratch, drillServer, dropOrphanedScratch, dropScratch, scratchName } from '../../dr/scratch.ts';
-import { defineCheck } from '../define.ts';
+import { defineCheck, type CheckContext, type StepResult } from '../define.ts';
+import type { Config } from '../../../worker/config.ts';
+import type { TargetPools } from '../../pools.ts';
+import type { DrContext } from '../../dr/pg-tools.ts';
 import { backupContext } from './backup-database.ts';
 
 export const restoreDrill = defineCheck({
@@ -29,37 +32,53 @@ export const restoreDrill = defineCheck({
     .strict(),
   async run(ctx, args) {
     const { config, baseDir, pools } = backupContext(ctx);
-    const dr = { config, heartbeat: ctx.heartbeat, signal: ctx.signal };
-    const backup = await pools.withLedger(async (ledger) => {
-      if (!args.backup_id) return latestBackup(ledger, ctx.target, { verifiedOnly: true, kind: 'full' });
-      return findBackup(ledger, { backupId: args.backup_id });
-    });
-    if (!backup) {
-      return {
-        summary: 'no verified full backup to restore: DR test NOT performed',
-        findings: [{ code: 'no_backup_to_drill', severity: 'critical', message: `no verified full backup of ${ctx.target} to restore (pggit-ops backup --db ${ctx.target})`, details: { target: ctx.target } }],
-        data: { pass: false, performed: false },
-      };
-    }
-    const server = drillServer(config, ctx.target);
-    const swept = await dropOrphanedScratch(config, server, args.orphan_minutes * 60_000);
-    const id = `${ctx.runId}/${ctx.stepId}`;
-    await dropScratch(config, { target: server, database: scratchName(id) }); // an earlier attempt's
-    const scratch = await createScratch(config, { id, source: ctx.target });
+    // One long table checksum or catalog query can outlast a short heartbeat timeout; while this
+    // process is alive it says so every second, repeating the latest progress it was given.
+    let progress: unknown = { phase: 'starting' };
+    const ticker = setInterval(() => ctx.heartbeat(progress), 1000);
+    const dr = { config, heartbeat: (details?: unknown) => ctx.heartbeat((progress = details)), signal: ctx.signal };
     try {
-      const restored = await restoreInto(dr, { scratch, backup: { path: path.join(storeDir(config, baseDir), backup.path), format: backup.format }, jobs: args.jobs });
-      const proof = restored.ok ? await proveRestore(dr, { source: ctx.target, scratch }) : undefined;
-      const pass = restored.ok && proof!.pass;
-      const rto = restored.measurements.restoreMs / 1000;
-      const rpo = restored.measurements.backupAgeSeconds;
-      return {
-        summary: `${pass ? 'PASS' : 'FAIL'}: restored ${backup.backupId} in ${rto.toFixed(1)} s (RTO); backup age ${rpo === null ? '?' : `${Math.round(rpo)} s`} (RPO)`,
-        findings: [...restored.findings, ...(proof?.findings ?? [])],
-        data: { pass, performed: true, rto_seconds: rto, rpo_seconds: rpo, backup_id: backup.backupId, scratch: scratch.database,
-                orphans_dropped: swept.dropped, restore: restored.measurements, proof: proof?.measurements ?? null },
-      };
+      return await drill(ctx, args, { config, baseDir, pools, dr });
     } finally {
-      await dropScratch(config, scratch);
+      clearInterval(ticker);
     }
   },
 });
+
+async function drill(
+  ctx: CheckContext,
+  args: { backup_id?: string; jobs: number; orphan_minutes: number },
+  { config, baseDir, pools, dr }: { config: Config; baseDir: string; pools: TargetPools; dr: DrContext },
+): Promise<StepResult> {
+  const backup = await pools.withLedger(async (ledger) => {
+    if (!args.backup_id) return latestBackup(ledger, ctx.target, { verifiedOnly: true, kind: 'full' });
+    return findBackup(ledger, { backupId: args.backup_id });
+  });
+  if (!backup) {
+    return {
+      summary: 'no verified full backup to restore: DR test NOT performed',
+      findings: [{ code: 'no_backup_to_drill', severity: 'critical', message: `no verified full backup of ${ctx.target} to restore (pggit-ops backup --db ${ctx.target})`, details: { target: ctx.target } }],
+      data: { pass: false, performed: false },
+    };
+  }
+  const server = drillServer(config, ctx.target);
+  const swept = await dropOrphanedScratch(config, server, args.orphan_minutes * 60_000);
+  const id = `${ctx.runId}/${ctx.stepId}`;
+  await dropScratch(config, { target: server, database: scratchName(id) }); // an earlier attempt's
+  const scratch = await createScratch(config, { id, source: ctx.target });
+  try {
+    const restored = await restoreInto(dr, { scratch, backup: { path: path.join(storeDir(config, baseDir), backup.path), format: backup.format }, jobs: args.jobs });
+    const proof = restored.ok ? await proveRestore(dr, { source: ctx.target, scratch }) : undefined;
+    const pass = restored.ok && proof!.pass;
+    const rto = restored.measurements.restoreMs / 1000;
+    const rpo = restored.measurements.backupAgeSeconds;
+    return {
+      summary: `${pass ? 'PASS' : 'FAIL'}: restored ${backup.backupId} in ${rto.toFixed(1)} s (RTO); backup age ${rpo === null ? '?' : `${Math.round(rpo)} s`} (RPO)`,
+      findings: [...restored.findings, ...(proof?.findings ?? [])],
+      data: { pass, performed: true, rto_seconds: rto, rpo_seconds: rpo, backup_id: backup.backupId, scratch: scratch.database,
+              orphans_dropped: swept.dropped, restore: restored.measurements, proof: proof?.measurements ?? null },
+    };
+  } finally {
+    await dropScratch(config, scratch);
+  }
+}
