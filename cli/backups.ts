@@ -1,17 +1,10 @@
 // `pggit-ops backups list`: the backup catalog (pggit_ops.backups in the ledger database).
-import pg from 'pg';
-import { connectionConfig } from '../activities/targets.ts';
 import type { LoadedConfig } from '../worker/config.ts';
-import { CliError, ExitCode } from './exit-codes.ts';
+import { ExitCode } from './exit-codes.ts';
+import { withLedger } from './runs.ts';
 
 export async function listBackups(loaded: LoadedConfig, opts: { db?: string; json?: boolean }): Promise<ExitCode> {
-  const db = new pg.Client(connectionConfig(loaded.config, loaded.config.ledger.target));
-  try {
-    await db.connect();
-  } catch (err) {
-    throw new CliError(ExitCode.Unavailable, `cannot reach the ledger (target ${loaded.config.ledger.target}): ${(err as Error).message}`);
-  }
-  try {
+  return withLedger(loaded, async (db) => {
     const { rows } = await db.query(
       `SELECT backup_id, target, kind, format, status, verified, started_at, finished_at, size_bytes::float8 AS size_bytes, duration_ms::float8 AS duration_ms, path
          FROM pggit_ops.backups WHERE ($1::text IS NULL OR target = $1) AND status <> 'deleted'
@@ -27,7 +20,5 @@ export async function listBackups(loaded: LoadedConfig, opts: { db?: string; jso
       }
     }
     return ExitCode.Ok;
-  } finally {
-    await db.end();
-  }
+  });
 }

@@ -40,7 +40,8 @@ export function parseParams(pairs: readonly string[]): Record<string, ParamValue
   return params;
 }
 
-async function withLedger<T>(loaded: LoadedConfig, fn: (db: pg.Client) => Promise<T>): Promise<T> {
+/** A connection to the ledger database for one command; an unreachable ledger is exit code 4. */
+export async function withLedger<T>(loaded: LoadedConfig, fn: (db: pg.Client) => Promise<T>): Promise<T> {
   const db = new pg.Client(connectionConfig(loaded.config, loaded.config.ledger.target));
   try {
     await db.connect();
