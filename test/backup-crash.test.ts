@@ -122,4 +122,38 @@ steps:
       await client.connection.close();
     }
   });
+
+  it('cancelling a drill mid-restore stops it, records the run as cancelled and drops the scratch database', async () => {
+    const config = loaded();
+    const runbook = parseRunbook(
+      `name: drill
+description: the drill step
+steps:
+  - { id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 30s }`,
+      'drill.yaml',
+      { checks: allChecks, people: { users: {}, groups: {} } },
+    );
+    const scratch = () => withPgClient(server.connection, async (c: pg.Client) => (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit_drill_%'`)).rows.map((r) => r.datname as string));
+    const client = await connectClient(config);
+    const worker = startWorker(config);
+    try {
+      const handle = await client.workflow.start(runbookRun, {
+        taskQueue: config.config.temporal.task_queues.checks,
+        workflowId: `drill/app/${timeSuffix()}`,
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
+      });
+      for (let i = 0; i < 600 && (await scratch()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await scratch()).toHaveLength(1);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toThrow();
+      for (let i = 0; i < 100 && (await scratch()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await scratch()).toEqual([]);
+      const run = await withPgClient(server.connection, (c: pg.Client) => c.query('SELECT status FROM pggit_ops.runs WHERE run_id = $1', [handle.workflowId]));
+      expect(run.rows).toEqual([{ status: 'cancelled' }]);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await client.connection.close();
+    }
+  });
 });
