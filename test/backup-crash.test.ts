@@ -4,6 +4,7 @@
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Client } from '@temporalio/client';
 import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { progressQuery, runbookRun } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
 import { testConfig } from './support/temporal.ts';
+import type { LoadedConfig } from '../worker/config.ts';
 
 let server: TestPostgres;
 const store = mkdtempSync(path.join(tmpdir(), 'pggit-ops-store-'));
@@ -35,25 +37,29 @@ describe('a worker killed during a long DR step', () => {
       env: { [config.config.targets.app!.password_env!]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
       reject: false,
     });
+  /** Starts a run of a one-step runbook (`step` is the step's YAML mapping) on target app. */
+  const startRun = (client: Client, config: LoadedConfig, name: string, step: string) => {
+    const runbook = parseRunbook(`name: ${name}\ndescription: one step\nsteps:\n  - ${step}`, `${name}.yaml`, { checks: allChecks, people: { users: {}, groups: {} } });
+    return client.workflow.start(runbookRun, {
+      taskQueue: config.config.temporal.task_queues.checks,
+      workflowId: `${name}/app/${timeSuffix()}`,
+      args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
+    });
+  };
+  const scratch = () =>
+    withPgClient(server.connection, async (c: pg.Client) => (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit_drill_%'`)).rows.map((r) => r.datname as string));
+  const untilRestoring = async () => {
+    for (let i = 0; i < 600 && (await scratch()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await scratch()).toHaveLength(1); // the restore is under way
+  };
 
   it('during pg_dump: one valid backup and no partial file once a new worker finishes the run', async () => {
     const config = loaded();
-    const runbook = parseRunbook(
-      `name: backup
-description: one full backup
-steps:
-  - { id: backup_full, title: backup, activity: backupDatabase, args: { kind: full }, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }`,
-      'backup.yaml',
-      { checks: allChecks, people: { users: {}, groups: {} } },
-    );
     const client = await connectClient(config);
     let worker = startWorker(config);
     try {
-      const handle = await client.workflow.start(runbookRun, {
-        taskQueue: config.config.temporal.task_queues.checks,
-        workflowId: `backup/app/${timeSuffix()}`,
-        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
-      });
+      const handle = await startRun(client, config, 'backup',
+        '{ id: backup_full, title: backup, activity: backupDatabase, args: { kind: full }, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }');
       // Wait until pg_dump is writing its partial file, then kill the worker hard.
       const dir = path.join(store, 'app');
       const partials = () => (existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith('.partial')) : []);
@@ -87,25 +93,12 @@ steps:
 
   it('during a drill\'s restore: the retried drill passes and no scratch database is left', async () => {
     const config = loaded();
-    const runbook = parseRunbook(
-      `name: drill
-description: the drill step
-steps:
-  - { id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }`,
-      'drill.yaml',
-      { checks: allChecks, people: { users: {}, groups: {} } },
-    );
-    const scratch = () => withPgClient(server.connection, async (c: pg.Client) => (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit_drill_%'`)).rows.map((r) => r.datname as string));
     const client = await connectClient(config);
     let worker = startWorker(config);
     try {
-      const handle = await client.workflow.start(runbookRun, {
-        taskQueue: config.config.temporal.task_queues.checks,
-        workflowId: `drill/app/${timeSuffix()}`,
-        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
-      });
-      for (let i = 0; i < 600 && (await scratch()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await scratch()).toHaveLength(1); // the restore is under way
+      const handle = await startRun(client, config, 'drill',
+        '{ id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }');
+      await untilRestoring();
       worker.kill('SIGKILL');
       await worker;
 
@@ -125,25 +118,11 @@ steps:
 
   it('cancelling a drill mid-restore stops it, records the run as cancelled and drops the scratch database', async () => {
     const config = loaded();
-    const runbook = parseRunbook(
-      `name: drill
-description: the drill step
-steps:
-  - { id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 30s }`,
-      'drill.yaml',
-      { checks: allChecks, people: { users: {}, groups: {} } },
-    );
-    const scratch = () => withPgClient(server.connection, async (c: pg.Client) => (await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit_drill_%'`)).rows.map((r) => r.datname as string));
     const client = await connectClient(config);
     const worker = startWorker(config);
     try {
-      const handle = await client.workflow.start(runbookRun, {
-        taskQueue: config.config.temporal.task_queues.checks,
-        workflowId: `drill/app/${timeSuffix()}`,
-        args: [{ runbook, target: 'app', initiator: 'alice', queues: config.config.temporal.task_queues }],
-      });
-      for (let i = 0; i < 600 && (await scratch()).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await scratch()).toHaveLength(1);
+      const handle = await startRun(client, config, 'drill', '{ id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 30s }');
+      await untilRestoring();
       await handle.cancel();
       await expect(handle.result()).rejects.toThrow();
       for (let i = 0; i < 100 && (await scratch()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
