@@ -623,7 +623,6 @@ DECLARE
     dropped text[] := '{}';
     touched jsonb := '{}';
     parent text;
-    err_state text; err_message text; err_detail text; err_context text;
 BEGIN
     FOR r IN SELECT * FROM pg_event_trigger_dropped_objects() LOOP
         SELECT * INTO obj FROM pggit.objects o
@@ -663,10 +662,6 @@ BEGIN
                FROM pggit.objects o WHERE o.is_active AND o.full_name = parent AND o.objsubid = 0;
         END IF;
     END LOOP;
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                            err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
-    PERFORM pggit.record_tracking_error(tag, err_state, err_message, err_detail, err_context);
 END
 $$;
 
@@ -681,7 +676,6 @@ DECLARE
     severity text;
     parent text;
     history_before bigint := (SELECT coalesce(max(h.id), 0) FROM pggit.history h);
-    err_state text; err_message text; err_detail text; err_context text;
 BEGIN
     PERFORM set_config('pggit.lost_parts', '', true);
     FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE NOT in_extension LOOP
@@ -716,10 +710,6 @@ BEGIN
                WHERE h.id > history_before AND h.transaction_id = pg_current_xact_id()
                  AND h.change_type = 'RENAME'),
         tag);
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
-                            err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
-    PERFORM pggit.record_tracking_error(tag, err_state, err_message, err_detail, err_context);
 END
 $$;
 
@@ -824,15 +814,30 @@ $$;
 -- The event triggers' entry point runs as the role that issued the DDL: it notes who that is,
 -- then hands over to the tracking functions, which run as pggit's owner (so that roles without
 -- rights on pggit still have their DDL recorded).
+-- Runs the tracking for one event inside a subtransaction: whatever fails is recorded, and the
+-- user's statement goes on (strict mode re-raises).
+CREATE FUNCTION pggit.track_event(event text, tag text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+DECLARE
+    err_state text; err_message text; err_detail text; err_context text;
+BEGIN
+    IF event = 'sql_drop' THEN
+        PERFORM pggit.track_dropped_objects(tag);
+    ELSE
+        PERFORM pggit.track_ddl_commands(tag);
+    END IF;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                            err_detail = PG_EXCEPTION_DETAIL, err_context = PG_EXCEPTION_CONTEXT;
+    PERFORM pggit.record_tracking_error(tag, err_state, err_message, err_detail, err_context);
+END
+$$;
+
 CREATE FUNCTION pggit.on_ddl_event() RETURNS event_trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pggit AS $$
 BEGIN
     PERFORM set_config('pggit.actor', current_user, true);
-    IF tg_event = 'sql_drop' THEN
-        PERFORM pggit.track_dropped_objects(tg_tag);
-    ELSE
-        PERFORM pggit.track_ddl_commands(tg_tag);
-    END IF;
+    PERFORM pggit.track_event(tg_event, tg_tag);
 END
 $$;
 
@@ -851,5 +856,7 @@ REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text, bo
                            pggit.record_tracking_error(text, text, text, text, text),
                            pggit.baseline(),
                            pggit.configure_tracking(text[], boolean, boolean, boolean),
-                           pggit.track_all_schemas()
+                           pggit.track_all_schemas(),
+                           pggit.track_ddl_commands(text),
+                           pggit.track_dropped_objects(text)
     FROM PUBLIC;
