@@ -100,8 +100,9 @@ describe('pggit-ops drill', () => {
       const report = JSON.parse(run.stdout) as Report;
       const drill = report.steps.find((s) => s.id === 'restore_drill')!;
       expect(drill.data).toMatchObject({ pass: false, performed: true });
-      // Where the damage lands decides whether pg_restore stops (restore_failed) or reports errors and goes on (restore_errors).
-      expect(drill.findings).toEqual(expect.arrayContaining([expect.objectContaining({ code: expect.stringMatching(/^restore_(failed|errors)$/), severity: 'critical' })]));
+      // Where the damage lands decides what pg_restore says: it cannot read the archive on
+      // (backup_unreadable), it stops (restore_failed), or it reports errors and goes on (restore_errors).
+      expect(drill.findings).toEqual(expect.arrayContaining([expect.objectContaining({ code: expect.stringMatching(/^(backup_unreadable|restore_failed|restore_errors)$/), severity: 'critical' })]));
       expect(await scratchDatabases()).toEqual([]);
     });
   });
