@@ -48,7 +48,16 @@ export async function createWorkers(
   const { namespace, task_queues } = loaded.config.temporal;
   const workers = await Promise.all(
     [task_queues.checks, task_queues.jobs].map((taskQueue) =>
-      Worker.create({ connection, namespace, taskQueue, workflowBundle: workflowBundleCode, activities }),
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue,
+        workflowBundle: workflowBundleCode,
+        activities,
+        // Cancellation reaches an activity with the answer to its heartbeat; the default throttle
+        // (0.8 x heartbeat timeout) would let a cancelled restore run on for up to 24 s.
+        maxHeartbeatThrottleInterval: '5 seconds',
+      }),
     ),
   );
   return {

@@ -11,6 +11,7 @@ import {
   defineUpdate,
   isCancellation,
   proxyActivities,
+  ActivityCancellationType,
   proxyLocalActivities,
   setHandler,
   workflowInfo,
@@ -52,6 +53,9 @@ function stepRunner(step: ResolvedActivityStep, queues: RunbookInput['queues']):
           taskQueue: queues.jobs,
           startToCloseTimeout: step.startToCloseTimeout,
           heartbeatTimeout: step.heartbeatTimeout,
+          // A cancelled job kills its child process and drops scratch databases before the run
+          // ends as cancelled, so "cancelled" in the ledger means "cleaned up".
+          cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
           retry,
         });
   return activities[step.activity]!;
