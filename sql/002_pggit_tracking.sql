@@ -26,87 +26,74 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- What pggit calls an object at a catalog address, or no row if it does not track such a thing.
+-- One SQL query (inlined into its callers), not a procedure: it runs for every object a statement
+-- touches and every dependency it has.
 CREATE FUNCTION pggit.describe(p_classid oid, p_objid oid, p_objsubid integer)
 RETURNS TABLE (object_type text, full_name text, schema_name text, parent_name text,
                parent_classid oid, parent_objid oid)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    nsp oid;
-    rel record;
-BEGIN
-    IF p_classid = 'pg_class'::regclass THEN
-        SELECT c.relkind, c.relispartition, c.relnamespace INTO rel FROM pg_class c WHERE c.oid = p_objid;
-        IF NOT FOUND THEN RETURN; END IF;
-        nsp := rel.relnamespace;
-        IF p_objsubid > 0 THEN
-            -- Columns of tables only (a view's columns are part of its definition).
-            IF rel.relkind NOT IN ('r', 'p', 'f') OR NOT EXISTS (
-                SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_objid AND a.attnum = p_objsubid AND NOT a.attisdropped)
-            THEN RETURN; END IF;
-            object_type := 'table column';
-            parent_classid := p_classid; parent_objid := p_objid;
-        ELSE
-            object_type := CASE rel.relkind
-                WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'f' THEN 'foreign table'
-                WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' WHEN 'S' THEN 'sequence' END;
-            IF object_type IS NULL THEN RETURN; END IF;   -- toast tables; composite types are tracked as types
-            IF rel.relispartition AND rel.relkind IN ('r', 'p', 'f') THEN
-                object_type := 'partition';
-                SELECT 'pg_class'::regclass, i.inhparent INTO parent_classid, parent_objid FROM pg_inherits i WHERE i.inhrelid = p_objid;
-            ELSIF object_type = 'index' THEN
-                SELECT 'pg_class'::regclass, x.indrelid INTO parent_classid, parent_objid FROM pg_index x WHERE x.indexrelid = p_objid;
-            ELSIF object_type = 'sequence' AND EXISTS (
-                SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = p_objid AND d.deptype = 'i') THEN
-                RETURN;   -- an identity column's sequence is part of the column
-            END IF;
-        END IF;
-        IF EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = p_objid AND d.deptype = 'e') THEN
-            RETURN;   -- extension members are the extension's business
-        END IF;
-    ELSIF p_classid = 'pg_constraint'::regclass THEN
+LANGUAGE sql STABLE AS $$
+    SELECT k.object_type,
+           (pg_identify_object(p_classid, p_objid, p_objsubid)).identity,
+           CASE WHEN k.object_type <> 'schema' THEN n.nspname END,
+           CASE WHEN k.parent_objid IS NOT NULL THEN (pg_identify_object(k.parent_classid, k.parent_objid, 0)).identity END,
+           CASE WHEN k.parent_objid IS NOT NULL THEN k.parent_classid END, k.parent_objid
+      FROM (
+        SELECT c.relnamespace AS nsp,
+               CASE WHEN p_objsubid > 0 THEN
+                        -- columns of tables only (a view's columns are part of its definition)
+                        CASE WHEN c.relkind IN ('r', 'p', 'f') AND EXISTS (
+                                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = p_objsubid AND NOT a.attisdropped)
+                             THEN 'table column' END
+                    WHEN c.relispartition AND c.relkind IN ('r', 'p', 'f') THEN 'partition'
+                    -- an identity column's sequence is part of the column
+                    WHEN c.relkind = 'S' AND EXISTS (
+                        SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'i') THEN NULL
+                    -- toast tables are not tracked; composite types are tracked as types
+                    ELSE CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'f' THEN 'foreign table'
+                                        WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
+                                        WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' WHEN 'S' THEN 'sequence' END
+               END AS object_type,
+               'pg_class'::regclass::oid AS parent_classid,
+               CASE WHEN p_objsubid > 0 THEN c.oid
+                    WHEN c.relispartition AND c.relkind IN ('r', 'p', 'f') THEN (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = c.oid)
+                    WHEN c.relkind IN ('i', 'I') THEN (SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.oid)
+               END AS parent_objid
+          FROM pg_class c
+         WHERE p_classid = 'pg_class'::regclass AND c.oid = p_objid
+           -- extension members are the extension's business
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+        UNION ALL
         SELECT c.connamespace,
                CASE WHEN c.conrelid <> 0 THEN 'table constraint' ELSE 'domain constraint' END,
-               CASE WHEN c.conrelid <> 0 THEN 'pg_class'::regclass ELSE 'pg_type'::regclass END,
+               CASE WHEN c.conrelid <> 0 THEN 'pg_class'::regclass ELSE 'pg_type'::regclass END::oid,
                CASE WHEN c.conrelid <> 0 THEN c.conrelid ELSE c.contypid END
-          INTO nsp, object_type, parent_classid, parent_objid
-          FROM pg_constraint c WHERE c.oid = p_objid;
-        IF NOT FOUND THEN RETURN; END IF;
-    ELSIF p_classid = 'pg_trigger'::regclass THEN
-        SELECT c.relnamespace, 'trigger', 'pg_class'::regclass, t.tgrelid INTO nsp, object_type, parent_classid, parent_objid
+          FROM pg_constraint c
+         WHERE p_classid = 'pg_constraint'::regclass AND c.oid = p_objid
+        UNION ALL
+        SELECT c.relnamespace, 'trigger', 'pg_class'::regclass::oid, t.tgrelid
           FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-         WHERE t.oid = p_objid AND NOT t.tgisinternal;
-        IF NOT FOUND THEN RETURN; END IF;
-    ELSIF p_classid = 'pg_proc'::regclass THEN
-        SELECT p.pronamespace, CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END
-          INTO nsp, object_type FROM pg_proc p WHERE p.oid = p_objid;
-        IF NOT FOUND THEN RETURN; END IF;
-        IF EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = p_classid AND d.objid = p_objid AND d.deptype = 'e') THEN RETURN; END IF;
-    ELSIF p_classid = 'pg_type'::regclass THEN
+         WHERE p_classid = 'pg_trigger'::regclass AND t.oid = p_objid AND NOT t.tgisinternal
+        UNION ALL
+        SELECT p.pronamespace, CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END, NULL, NULL
+          FROM pg_proc p
+         WHERE p_classid = 'pg_proc'::regclass AND p.oid = p_objid
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+        UNION ALL
+        -- domains, enums, ranges and free-standing composite types (not base, array, multirange or row types)
         SELECT t.typnamespace,
                CASE WHEN t.typtype = 'd' THEN 'domain'
                     WHEN t.typtype IN ('e', 'r') THEN 'type'
-                    WHEN t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c' THEN 'type' END
-          INTO nsp, object_type FROM pg_type t WHERE t.oid = p_objid;
-        IF object_type IS NULL THEN RETURN; END IF;   -- base, array, multirange and table row types
-        IF EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = p_classid AND d.objid = p_objid AND d.deptype = 'e') THEN RETURN; END IF;
-    ELSIF p_classid = 'pg_namespace'::regclass THEN
-        nsp := p_objid;
-        object_type := 'schema';
-    ELSE
-        RETURN;
-    END IF;
-
-    IF NOT pggit.is_tracked_namespace(nsp) THEN RETURN; END IF;
-    full_name := (pg_identify_object(p_classid, p_objid, p_objsubid)).identity;
-    IF object_type <> 'schema' THEN
-        schema_name := (SELECT n.nspname FROM pg_namespace n WHERE n.oid = nsp);
-    END IF;
-    IF parent_objid IS NOT NULL THEN
-        parent_name := (pg_identify_object(parent_classid, parent_objid, 0)).identity;
-    END IF;
-    RETURN NEXT;
-END
+                    WHEN t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c' THEN 'type' END,
+               NULL, NULL
+          FROM pg_type t
+         WHERE p_classid = 'pg_type'::regclass AND t.oid = p_objid
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+        UNION ALL
+        SELECT n.oid, 'schema', NULL, NULL FROM pg_namespace n
+         WHERE p_classid = 'pg_namespace'::regclass AND n.oid = p_objid
+      ) k
+      JOIN pg_namespace n ON n.oid = k.nsp
+     WHERE k.object_type IS NOT NULL AND pggit.is_tracked_namespace(k.nsp)
 $$;
 
 -- Every live object pggit tracks, one row each.
@@ -146,8 +133,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
 $$;
 
 -- A relation's columns as they would be written in CREATE TABLE, all in one query (a table
--- definition needs every column; reading them one by one dominated the cost of tracking).
-CREATE FUNCTION pggit.columns_sql(p_relid oid) RETURNS TABLE (attnum integer, sql text)
+-- definition needs every column; reading them one by one dominated the cost of tracking), with
+-- each column's signature: its type and nullability, so a type change or a new NOT NULL
+-- (breaking) can be told from a new default.
+CREATE FUNCTION pggit.columns_sql(p_relid oid) RETURNS TABLE (attnum integer, sql text, signature text)
 LANGUAGE sql STABLE AS $$
     SELECT a.attnum::integer,
            format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
@@ -160,85 +149,205 @@ LANGUAGE sql STABLE AS $$
         || CASE WHEN a.attgenerated = 's' THEN ' GENERATED ALWAYS AS (' || pg_get_expr(ad.adbin, ad.adrelid) || ') STORED'
                 WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)
                 ELSE '' END
-        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+           format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
       FROM pg_attribute a
       JOIN pg_type t ON t.oid = a.atttypid
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
      WHERE a.attrelid = p_relid AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
--- A COMMENT statement for an object that has a comment, else ''.
-CREATE FUNCTION pggit.comment_sql(p_classid oid, p_objid oid, p_objsubid integer, p_kind text, p_name text) RETURNS text
+-- A COMMENT statement for an object that has a comment, else ''. Sub-query free and as volatile as
+-- format(), so inlined.
+CREATE FUNCTION pggit.comment_line(p_kind text, p_name text, p_description text) RETURNS text
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT E'\n' || format('COMMENT ON %s %s IS %L;', p_kind, p_name, d.description)
-                       FROM pg_description d
-                      WHERE d.classoid = p_classid AND d.objoid = p_objid AND d.objsubid = p_objsubid), '')
+    SELECT CASE WHEN p_description IS NULL THEN '' ELSE E'\n' || format('COMMENT ON %s %s IS %L;', p_kind, p_name, p_description) END
 $$;
 
--- DDL that recreates the object as it is now (its comment included).
-CREATE FUNCTION pggit.object_definition(p_classid oid, p_objid oid, p_objsubid integer, p_object_type text)
+CREATE FUNCTION pggit.comment_sql(p_classid oid, p_objid oid, p_objsubid integer, p_kind text, p_name text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT pggit.comment_line(p_kind, p_name, d.description)
+      FROM (SELECT) one
+      LEFT JOIN pg_description d ON d.classoid = p_classid AND d.objoid = p_objid AND d.objsubid = p_objsubid
+$$;
+
+CREATE FUNCTION pggit.index_sql(p_indexrelid oid, p_name text, p_description text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT pg_get_indexdef(p_indexrelid) || ';' || pggit.comment_line('INDEX', p_name, p_description)
+$$;
+
+CREATE FUNCTION pggit.trigger_sql(p_trigger oid, p_name text, p_description text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT pg_get_triggerdef(p_trigger, true) || ';' || pggit.comment_line('TRIGGER', p_name, p_description)
+$$;
+
+-- An object as it is now: what describe() says of it, the DDL that recreates it (its comment
+-- included) and, for columns, its signature. Tracking compares these rows with pggit.objects.
+CREATE TYPE pggit.observed AS (classid oid, objid oid, objsubid integer, object_type text, full_name text,
+                               schema_name text, parent_name text, definition text, signature text);
+
+-- A table (or partition, or foreign table) with its parts: columns, constraints, indexes (a
+-- constraint brings its index along unannounced) and triggers, every definition computed in this
+-- one query. Tracking reads a table whole, so any ALTER costs one query whatever it changed.
+CREATE FUNCTION pggit.table_parts(p_relid oid) RETURNS SETOF pggit.observed
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY WITH rel AS MATERIALIZED (
+        SELECT c.oid, c.relkind, c.relispartition, c.relpersistence, c.reloptions, c.relpartbound, n.nspname::text AS nspname,
+               (pg_identify_object('pg_class'::regclass, c.oid, 0)).identity AS ident,
+               (SELECT (pg_identify_object('pg_class'::regclass, i.inhparent, 0)).identity
+                  FROM pg_inherits i WHERE c.relispartition AND i.inhrelid = c.oid) AS parent
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.oid = p_relid AND c.relkind IN ('r', 'p', 'f') AND pggit.is_tracked_namespace(c.relnamespace)
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+    ), cols AS MATERIALIZED (
+        SELECT col.* FROM rel, pggit.columns_sql(rel.oid) col
+    ), cons AS MATERIALIZED (
+        SELECT k.oid, k.conname, k.contype, k.conparentid, pg_get_constraintdef(k.oid) AS def,
+               (pg_identify_object('pg_constraint'::regclass, k.oid, 0)).identity AS ident
+          FROM rel JOIN pg_constraint k ON k.conrelid = rel.oid
+    )
+    SELECT 'pg_class'::regclass::oid, rel.oid, 0,
+           CASE WHEN rel.relispartition THEN 'partition' WHEN rel.relkind = 'f' THEN 'foreign table' ELSE 'table' END,
+           rel.ident, rel.nspname, rel.parent,
+           CASE WHEN rel.relispartition
+                THEN format('CREATE TABLE %s PARTITION OF %s %s', rel.ident, rel.parent, pg_get_expr(rel.relpartbound, rel.oid))
+                ELSE format(E'CREATE %sTABLE %s (\n    %s\n)', CASE rel.relpersistence WHEN 'u' THEN 'UNLOGGED ' ELSE '' END, rel.ident,
+                            array_to_string(array_cat(
+                                array(SELECT c.sql FROM cols c ORDER BY c.attnum),
+                                -- constraints inherited from a partitioned parent are the parent's
+                                array(SELECT format('CONSTRAINT %I %s', k.conname, k.def) FROM cons k
+                                       WHERE k.conparentid = 0 ORDER BY k.contype, k.conname)),
+                                E',\n    '))
+                     || CASE WHEN rel.relkind = 'p' THEN ' PARTITION BY ' || pg_get_partkeydef(rel.oid) ELSE '' END
+           END
+           || coalesce(' WITH (' || array_to_string(rel.reloptions, ', ') || ')', '')
+           || ';' || pggit.comment_line('TABLE', rel.ident, d.description),
+           NULL
+      FROM rel LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = rel.oid AND d.objsubid = 0
+    UNION ALL
+    SELECT 'pg_class'::regclass::oid, rel.oid, c.attnum, 'table column', p.ident, rel.nspname, rel.ident,
+           format('ALTER TABLE %s ADD COLUMN %s;', rel.ident, c.sql) || pggit.comment_line('COLUMN', p.ident, d.description),
+           c.signature
+      FROM rel CROSS JOIN cols c
+      CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_class'::regclass, rel.oid, c.attnum)).identity AS ident) p
+      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = rel.oid AND d.objsubid = c.attnum
+    UNION ALL
+    SELECT 'pg_constraint'::regclass::oid, k.oid, 0, 'table constraint', k.ident, rel.nspname, rel.ident,
+           format('ALTER TABLE %s ADD CONSTRAINT %I %s;', rel.ident, k.conname, k.def) || pggit.comment_line('CONSTRAINT', k.ident, d.description),
+           NULL
+      FROM rel CROSS JOIN cons k
+      LEFT JOIN pg_description d ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid AND d.objsubid = 0
+    UNION ALL
+    SELECT 'pg_class'::regclass::oid, x.indexrelid, 0, 'index', p.ident, rel.nspname, rel.ident, pggit.index_sql(x.indexrelid, p.ident, d.description), NULL
+      FROM rel JOIN pg_index x ON x.indrelid = rel.oid
+      CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_class'::regclass, x.indexrelid, 0)).identity AS ident) p
+      LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = x.indexrelid AND d.objsubid = 0
+    UNION ALL
+    SELECT 'pg_trigger'::regclass::oid, t.oid, 0, 'trigger', p.ident, rel.nspname, rel.ident, pggit.trigger_sql(t.oid, p.ident, d.description), NULL
+      FROM rel JOIN pg_trigger t ON t.tgrelid = rel.oid AND NOT t.tgisinternal
+      CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_trigger'::regclass, t.oid, 0)).identity AS ident) p
+      LEFT JOIN pg_description d ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0;
+END
+$$;
+
+-- A domain with its constraints.
+CREATE FUNCTION pggit.domain_parts(p_typid oid) RETURNS SETOF pggit.observed
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    RETURN QUERY WITH dom AS MATERIALIZED (
+        SELECT t.*, n.nspname::text AS nspname, (pg_identify_object('pg_type'::regclass, t.oid, 0)).identity AS ident,
+               bt.typcollation AS base_collation
+          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace JOIN pg_type bt ON bt.oid = t.typbasetype
+         WHERE t.oid = p_typid AND t.typtype = 'd' AND pggit.is_tracked_namespace(t.typnamespace)
+           AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+    ), cons AS MATERIALIZED (
+        SELECT k.oid, k.conname, pg_get_constraintdef(k.oid) AS def,
+               (pg_identify_object('pg_constraint'::regclass, k.oid, 0)).identity AS ident
+          FROM dom JOIN pg_constraint k ON k.contypid = dom.oid
+    )
+    SELECT 'pg_type'::regclass::oid, dom.oid, 0, 'domain', dom.ident, dom.nspname, NULL,
+           format('CREATE DOMAIN %s AS %s', dom.ident, format_type(dom.typbasetype, dom.typtypmod))
+           || CASE WHEN dom.typcollation <> 0 AND dom.typcollation <> dom.base_collation
+                   THEN ' COLLATE ' || dom.typcollation::regcollation::text ELSE '' END
+           || CASE WHEN dom.typdefault IS NOT NULL THEN ' DEFAULT ' || dom.typdefault ELSE '' END
+           || CASE WHEN dom.typnotnull THEN ' NOT NULL' ELSE '' END
+           || coalesce((SELECT string_agg(format(E'\n    CONSTRAINT %I %s', k.conname, k.def), '' ORDER BY k.conname) FROM cons k), '')
+           || ';' || pggit.comment_line('DOMAIN', dom.ident, d.description),
+           NULL
+      FROM dom LEFT JOIN pg_description d ON d.classoid = 'pg_type'::regclass AND d.objoid = dom.oid AND d.objsubid = 0
+    UNION ALL
+    SELECT 'pg_constraint'::regclass::oid, k.oid, 0, 'domain constraint', k.ident, dom.nspname, dom.ident,
+           format('ALTER DOMAIN %s ADD CONSTRAINT %I %s;', dom.ident, k.conname, k.def) || pggit.comment_line('CONSTRAINT', k.ident, d.description),
+           NULL
+      FROM dom CROSS JOIN cons k
+      LEFT JOIN pg_description d ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid AND d.objsubid = 0;
+END
+$$;
+
+-- The table or domain an object is recorded with, itself included: objects with parts are
+-- always read whole. No row for objects that stand alone (views, functions, sequences, ...).
+CREATE FUNCTION pggit.scope_of(p_classid oid, p_objid oid) RETURNS TABLE (classid oid, objid oid)
+LANGUAGE sql STABLE AS $$
+    SELECT 'pg_class'::regclass::oid, r.oid FROM pg_class r
+     WHERE r.relkind IN ('r', 'p', 'f') AND r.oid = CASE p_classid
+           WHEN 'pg_class'::regclass THEN (SELECT CASE WHEN c.relkind IN ('i', 'I') THEN (SELECT x.indrelid FROM pg_index x WHERE x.indexrelid = c.oid)
+                                                       ELSE c.oid END
+                                             FROM pg_class c WHERE c.oid = p_objid)
+           WHEN 'pg_constraint'::regclass THEN (SELECT k.conrelid FROM pg_constraint k WHERE k.oid = p_objid)
+           WHEN 'pg_trigger'::regclass THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = p_objid) END
+    UNION ALL
+    SELECT 'pg_type'::regclass::oid, t.oid FROM pg_type t
+     WHERE t.typtype = 'd' AND t.oid = CASE p_classid
+           WHEN 'pg_type'::regclass THEN p_objid
+           WHEN 'pg_constraint'::regclass THEN (SELECT k.contypid FROM pg_constraint k WHERE k.oid = p_objid) END
+$$;
+
+CREATE FUNCTION pggit.scope_objects(p_classid oid, p_objid oid) RETURNS SETOF pggit.observed
+LANGUAGE sql STABLE AS $$
+    SELECT p.* FROM pggit.table_parts(p_objid) p WHERE p_classid = 'pg_class'::regclass
+    UNION ALL
+    SELECT p.* FROM pggit.domain_parts(p_objid) p WHERE p_classid = 'pg_type'::regclass
+$$;
+
+-- DDL that recreates an object that stands alone (not a table or domain or a part of one).
+CREATE FUNCTION pggit.standalone_definition(p_classid oid, p_objid oid, p_object_type text, p_ident text)
 RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pggit AS $$
 DECLARE
-    ident text := (pg_identify_object(p_classid, p_objid, p_objsubid)).identity;
     def text;
-    c record;
 BEGIN
     CASE p_object_type
     WHEN 'schema' THEN
         SELECT format('CREATE SCHEMA %I AUTHORIZATION %I;', n.nspname, pg_get_userbyid(n.nspowner))
           INTO def FROM pg_namespace n WHERE n.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'SCHEMA', ident);
-    WHEN 'table', 'partition', 'foreign table' THEN
-        SELECT * INTO c FROM pg_class WHERE oid = p_objid;
-        IF c.relispartition THEN
-            def := format('CREATE TABLE %s PARTITION OF %s %s', ident,
-                          (SELECT i.inhparent::regclass::text FROM pg_inherits i WHERE i.inhrelid = p_objid),
-                          pg_get_expr(c.relpartbound, c.oid));
-        ELSE
-            SELECT format(E'CREATE %sTABLE %s (\n    %s\n)', CASE c.relpersistence WHEN 'u' THEN 'UNLOGGED ' ELSE '' END, ident,
-                          array_to_string(array_cat(
-                              array(SELECT col.sql FROM pggit.columns_sql(p_objid) col ORDER BY col.attnum),
-                              array(SELECT format('CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid)) FROM pg_constraint k
-                                     WHERE k.conrelid = p_objid AND k.conparentid = 0 ORDER BY k.contype, k.conname)),
-                          E',\n    '))
-              INTO def;
-            IF c.relkind = 'p' THEN
-                def := def || ' PARTITION BY ' || pg_get_partkeydef(p_objid);
-            END IF;
-        END IF;
-        IF c.reloptions IS NOT NULL THEN
-            def := def || ' WITH (' || array_to_string(c.reloptions, ', ') || ')';
-        END IF;
-        RETURN def || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'TABLE', ident);
-    WHEN 'table column' THEN
-        RETURN format('ALTER TABLE %s ADD COLUMN %s;', p_objid::regclass,
-                      (SELECT col.sql FROM pggit.columns_sql(p_objid) col WHERE col.attnum = p_objsubid))
-            || pggit.comment_sql(p_classid, p_objid, p_objsubid, 'COLUMN', ident);
-    WHEN 'index' THEN
-        RETURN pg_get_indexdef(p_objid) || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'INDEX', ident);
+        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'SCHEMA', p_ident);
+    WHEN 'index' THEN   -- of a materialized view
+        RETURN pggit.index_sql(p_objid, p_ident, (SELECT d.description FROM pg_description d WHERE d.classoid = p_classid AND d.objoid = p_objid AND d.objsubid = 0));
+    WHEN 'trigger' THEN   -- on a view
+        RETURN pggit.trigger_sql(p_objid, p_ident, (SELECT d.description FROM pg_description d WHERE d.classoid = p_classid AND d.objoid = p_objid AND d.objsubid = 0));
     WHEN 'view' THEN
-        SELECT format('CREATE OR REPLACE VIEW %s%s AS%s', ident,
+        SELECT format('CREATE OR REPLACE VIEW %s%s AS%s', p_ident,
                       coalesce(' WITH (' || array_to_string(reloptions, ', ') || ')', ''),
                       E'\n' || rtrim(pg_get_viewdef(p_objid, true), ';'))
           INTO def FROM pg_class WHERE oid = p_objid;
-        RETURN def || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'VIEW', ident);
+        RETURN def || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'VIEW', p_ident);
     WHEN 'materialized view' THEN
-        RETURN format(E'CREATE MATERIALIZED VIEW %s AS\n%s\nWITH DATA;', ident, rtrim(pg_get_viewdef(p_objid, true), ';'))
-            || pggit.comment_sql(p_classid, p_objid, 0, 'MATERIALIZED VIEW', ident);
+        RETURN format(E'CREATE MATERIALIZED VIEW %s AS\n%s\nWITH DATA;', p_ident, rtrim(pg_get_viewdef(p_objid, true), ';'))
+            || pggit.comment_sql(p_classid, p_objid, 0, 'MATERIALIZED VIEW', p_ident);
     WHEN 'sequence' THEN
         SELECT format('CREATE SEQUENCE %s AS %s INCREMENT BY %s MINVALUE %s MAXVALUE %s START WITH %s CACHE %s%s;',
-                      ident, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache,
+                      p_ident, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, s.seqmax, s.seqstart, s.seqcache,
                       CASE WHEN s.seqcycle THEN ' CYCLE' ELSE ' NO CYCLE' END)
-            || coalesce((SELECT format(E'\nALTER SEQUENCE %s OWNED BY %s.%I;', ident, d.refobjid::regclass, a.attname)
+            || coalesce((SELECT format(E'\nALTER SEQUENCE %s OWNED BY %s.%I;', p_ident, d.refobjid::regclass, a.attname)
                            FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
                           WHERE d.classid = 'pg_class'::regclass AND d.objid = p_objid AND d.deptype = 'a'
                             AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0), '')
           INTO def FROM pg_sequence s WHERE s.seqrelid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'SEQUENCE', ident);
+        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'SEQUENCE', p_ident);
     WHEN 'function', 'procedure' THEN
         RETURN rtrim(pg_get_functiondef(p_objid), E'\n') || ';'
-            || pggit.comment_sql(p_classid, p_objid, 0, upper(p_object_type), ident);
+            || pggit.comment_sql(p_classid, p_objid, 0, upper(p_object_type), p_ident);
     WHEN 'aggregate' THEN
         SELECT format('CREATE AGGREGATE %s.%I(%s) (SFUNC = %s, STYPE = %s%s%s%s);',
                       quote_ident(n.nspname), p.proname, pg_get_function_identity_arguments(p.oid),
@@ -249,108 +358,119 @@ BEGIN
           INTO def
           FROM pg_proc p JOIN pg_aggregate a ON a.aggfnoid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE p.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'AGGREGATE', ident);
-    WHEN 'trigger' THEN
-        RETURN pg_get_triggerdef(p_objid, true) || ';' || pggit.comment_sql(p_classid, p_objid, 0, 'TRIGGER', ident);
-    WHEN 'table constraint' THEN
-        SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s;', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid))
-          INTO def FROM pg_constraint k WHERE k.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'CONSTRAINT', ident);
-    WHEN 'domain constraint' THEN
-        SELECT format('ALTER DOMAIN %s ADD CONSTRAINT %I %s;', k.contypid::regtype, k.conname, pg_get_constraintdef(k.oid))
-          INTO def FROM pg_constraint k WHERE k.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'CONSTRAINT', ident);
-    WHEN 'domain' THEN
-        SELECT format('CREATE DOMAIN %s AS %s', ident, format_type(t.typbasetype, t.typtypmod))
-            || CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation
-                    THEN ' COLLATE ' || t.typcollation::regcollation::text ELSE '' END
-            || CASE WHEN t.typdefault IS NOT NULL THEN ' DEFAULT ' || t.typdefault ELSE '' END
-            || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
-            || coalesce((SELECT string_agg(format(E'\n    CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid)), '' ORDER BY k.conname)
-                           FROM pg_constraint k WHERE k.contypid = t.oid), '')
-            || ';'
-          INTO def FROM pg_type t JOIN pg_type bt ON bt.oid = t.typbasetype WHERE t.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'DOMAIN', ident);
+        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'AGGREGATE', p_ident);
     WHEN 'type' THEN
         SELECT CASE t.typtype
-                 WHEN 'e' THEN format('CREATE TYPE %s AS ENUM (%s);', ident,
+                 WHEN 'e' THEN format('CREATE TYPE %s AS ENUM (%s);', p_ident,
                                       (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                                          FROM pg_enum e WHERE e.enumtypid = t.oid))
-                 WHEN 'c' THEN format(E'CREATE TYPE %s AS (\n    %s\n);', ident,
+                 WHEN 'c' THEN format(E'CREATE TYPE %s AS (\n    %s\n);', p_ident,
                                       (SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), E',\n    ' ORDER BY a.attnum)
                                          FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped))
-                 WHEN 'r' THEN format('CREATE TYPE %s AS RANGE (SUBTYPE = %s);', ident,
+                 WHEN 'r' THEN format('CREATE TYPE %s AS RANGE (SUBTYPE = %s);', p_ident,
                                       (SELECT format_type(r.rngsubtype, NULL) FROM pg_range r WHERE r.rngtypid = t.oid))
                END
           INTO def FROM pg_type t WHERE t.oid = p_objid;
-        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'TYPE', ident);
+        RETURN def || pggit.comment_sql(p_classid, p_objid, 0, 'TYPE', p_ident);
     ELSE
         RETURN NULL;
     END CASE;
 END
 $$;
 
--- Columns get a signature so a type change or a new NOT NULL (breaking) can be told from a new default.
-CREATE FUNCTION pggit.object_signature(p_classid oid, p_objid oid, p_objsubid integer, p_object_type text) RETURNS text
+-- The object at a catalog address as it is now, or no row if pggit does not track it.
+CREATE FUNCTION pggit.observe(p_classid oid, p_objid oid, p_objsubid integer) RETURNS SETOF pggit.observed
 LANGUAGE sql STABLE AS $$
-    SELECT format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
-      FROM pg_attribute a
-     WHERE p_object_type = 'table column' AND a.attrelid = p_objid AND a.attnum = p_objsubid
+    SELECT p.* FROM pggit.scope_of(p_classid, p_objid) s CROSS JOIN LATERAL pggit.scope_objects(s.classid, s.objid) p
+     WHERE p.classid = p_classid AND p.objid = p_objid AND p.objsubid = p_objsubid
+    UNION ALL
+    SELECT p_classid, p_objid, p_objsubid, d.object_type, d.full_name, d.schema_name, d.parent_name,
+           pggit.standalone_definition(p_classid, p_objid, d.object_type, d.full_name), NULL
+      FROM pggit.describe(p_classid, p_objid, p_objsubid) d
+     WHERE NOT EXISTS (SELECT 1 FROM pggit.scope_of(p_classid, p_objid))
+$$;
+
+-- DDL that recreates the object as it is now (its comment included). Type names print qualified
+-- unless visible on the search_path, so definitions are always computed with the same one.
+CREATE FUNCTION pggit.object_definition(p_classid oid, p_objid oid, p_objsubid integer) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+    SELECT o.definition FROM pggit.observe(p_classid, p_objid, p_objsubid) o
+$$;
+
+-- Every live object pggit tracks as it is now, tables and domains read whole.
+CREATE FUNCTION pggit.observe_all() RETURNS SETOF pggit.observed
+LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
+    SELECT p.* FROM pg_class c CROSS JOIN LATERAL pggit.table_parts(c.oid) p WHERE c.relkind IN ('r', 'p', 'f')
+    UNION ALL
+    SELECT p.* FROM pg_type t CROSS JOIN LATERAL pggit.domain_parts(t.oid) p WHERE t.typtype = 'd'
+    UNION ALL
+    SELECT p.* FROM pggit.catalog_objects() c CROSS JOIN LATERAL pggit.observe(c.classid, c.objid, c.objsubid) p
+     WHERE NOT EXISTS (SELECT 1 FROM pggit.scope_of(c.classid, c.objid))
 $$;
 
 -- The tracked object a referenced catalog entry belongs to: a rule to its view, a default to its
 -- column, an array or row type to its element or table, a view column to the view.
 CREATE FUNCTION pggit.owner_of(p_classid oid, p_objid oid, p_objsubid integer)
 RETURNS TABLE (full_name text)
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    c oid := p_classid; o oid := p_objid; s integer := p_objsubid;
-    owner_rel oid;
-BEGIN
-    IF c = 'pg_rewrite'::regclass THEN
-        SELECT 'pg_class'::regclass, r.ev_class, 0 INTO c, o, s FROM pg_rewrite r WHERE r.oid = p_objid;
-    ELSIF c = 'pg_attrdef'::regclass THEN
-        SELECT 'pg_class'::regclass, d.adrelid, d.adnum INTO c, o, s FROM pg_attrdef d WHERE d.oid = p_objid;
-    ELSIF c = 'pg_type'::regclass THEN
-        SELECT CASE WHEN t.typelem <> 0 AND t.typsubscript = 'array_subscript_handler'::regproc THEN t.typelem ELSE t.oid END,
-               CASE WHEN t.typtype = 'c' THEN t.typrelid END
-          INTO o, owner_rel FROM pg_type t WHERE t.oid = p_objid;
-        IF owner_rel IS NOT NULL AND (SELECT relkind FROM pg_class WHERE oid = owner_rel) <> 'c' THEN
-            c := 'pg_class'::regclass; o := owner_rel; s := 0;   -- a table's row type is the table
-        END IF;
-    ELSIF c = 'pg_class'::regclass AND s > 0
-          AND (SELECT relkind FROM pg_class WHERE oid = o) NOT IN ('r', 'p', 'f') THEN
-        s := 0;
-    END IF;
-    RETURN QUERY SELECT d.full_name FROM pggit.describe(c, o, s) d;
-END
+LANGUAGE sql STABLE AS $$
+    SELECT d.full_name
+      FROM (
+        SELECT 'pg_class'::regclass::oid AS classid, r.ev_class AS objid, 0 AS objsubid
+          FROM pg_rewrite r WHERE p_classid = 'pg_rewrite'::regclass AND r.oid = p_objid
+        UNION ALL
+        SELECT 'pg_class'::regclass::oid, a.adrelid, a.adnum::integer
+          FROM pg_attrdef a WHERE p_classid = 'pg_attrdef'::regclass AND a.oid = p_objid
+        UNION ALL
+        SELECT CASE WHEN rc.relkind <> 'c' THEN 'pg_class'::regclass ELSE 'pg_type'::regclass END::oid,
+               CASE WHEN rc.relkind <> 'c' THEN t.typrelid   -- a table's row type is the table
+                    WHEN t.typelem <> 0 AND t.typsubscript = 'array_subscript_handler'::regproc THEN t.typelem
+                    ELSE t.oid END,
+               0
+          FROM pg_type t LEFT JOIN pg_class rc ON t.typtype = 'c' AND rc.oid = t.typrelid
+         WHERE p_classid = 'pg_type'::regclass AND t.oid = p_objid
+        UNION ALL
+        SELECT p_classid, p_objid,
+               CASE WHEN p_classid = 'pg_class'::regclass AND p_objsubid > 0
+                         AND (SELECT c.relkind FROM pg_class c WHERE c.oid = p_objid) NOT IN ('r', 'p', 'f') THEN 0
+                    ELSE p_objsubid END
+         WHERE p_classid NOT IN ('pg_rewrite'::regclass, 'pg_attrdef'::regclass, 'pg_type'::regclass)
+      ) a
+      CROSS JOIN LATERAL pggit.describe(a.classid, a.objid, a.objsubid) d
 $$;
 
--- Re-reads what a tracked object depends on (pg_depend, normal and automatic dependencies).
--- A view's query lives in its rewrite rule and a column's default in pg_attrdef, so their
--- dependencies count as the view's and the column's. Three index lookups, no scan of pg_depend.
-CREATE FUNCTION pggit.refresh_dependencies(p_classid oid, p_objid oid, p_objsubid integer, p_full_name text)
+-- Re-reads what tracked objects depend on (pg_depend, normal and automatic dependencies). A
+-- view's query lives in its rewrite rule and a column's default in pg_attrdef, so their
+-- dependencies count as the view's and the column's. Index lookups only, no scan of pg_depend.
+-- PL/pgSQL rather than SQL here and in the other functions tracking calls (not inlines): PL/pgSQL
+-- keeps its query plans for the session, a SQL function plans its queries again on every call.
+-- Those plans are forced generic: with the function's arguments folded in, a custom plan looks
+-- cheaper to the planner, which then re-plans these large queries on every DDL statement.
+CREATE FUNCTION pggit.refresh_dependencies(p_objects pggit.observed[])
 RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pggit AS $$
-    DELETE FROM pggit.dependencies WHERE dependent_object = p_full_name;
-    WITH refs AS (
-        SELECT d.refclassid, d.refobjid, d.refobjsubid, d.deptype FROM pg_depend d
-         WHERE d.classid = p_classid AND d.objid = p_objid AND d.objsubid = p_objsubid
+LANGUAGE plpgsql SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    DELETE FROM pggit.dependencies WHERE dependent_object IN (SELECT x.full_name FROM unnest(p_objects) x);
+    WITH x AS (
+        SELECT * FROM unnest(p_objects)
+    ), refs AS (
+        SELECT x.full_name AS dependent, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_depend d ON d.classid = x.classid AND d.objid = x.objid AND d.objsubid = x.objsubid
         UNION ALL
-        SELECT d.refclassid, d.refobjid, d.refobjsubid, d.deptype
-          FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-         WHERE p_classid = 'pg_class'::regclass AND p_objsubid = 0 AND r.ev_class = p_objid
+        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_rewrite r ON x.classid = 'pg_class'::regclass AND x.objsubid = 0 AND r.ev_class = x.objid
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
         UNION ALL
-        SELECT d.refclassid, d.refobjid, d.refobjsubid, d.deptype
-          FROM pg_attrdef a JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = a.oid
-         WHERE p_classid = 'pg_class'::regclass AND p_objsubid > 0 AND a.adrelid = p_objid AND a.adnum = p_objsubid
+        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_attrdef a ON x.classid = 'pg_class'::regclass AND x.objsubid > 0 AND a.adrelid = x.objid AND a.adnum = x.objsubid
+          JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = a.oid
     )
     INSERT INTO pggit.dependencies (dependent_object, dependency_object, dependency_type)
-    SELECT DISTINCT ON (o.full_name) p_full_name, o.full_name, r.deptype
+    SELECT DISTINCT ON (r.dependent, o.full_name) r.dependent, o.full_name, r.deptype
       FROM refs r CROSS JOIN LATERAL pggit.owner_of(r.refclassid, r.refobjid, r.refobjsubid) o
-     WHERE r.deptype IN ('n', 'a') AND o.full_name <> p_full_name
-     ORDER BY o.full_name, r.deptype DESC
+     WHERE r.deptype IN ('n', 'a') AND o.full_name <> r.dependent
+     ORDER BY r.dependent, o.full_name, r.deptype DESC
     ON CONFLICT (dependent_object, dependency_object) DO NOTHING;
+END
 $$;
 
 CREATE FUNCTION pggit.severity_rank(severity text) RETURNS integer
@@ -363,191 +483,189 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN pggit.severity_rank(a) >= pggit.severity_rank(b) THEN a ELSE b END
 $$;
 
+-- STABLE like its || on integers, so that it is inlined.
 CREATE FUNCTION pggit.version_text(major integer, minor integer, patch integer) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$ SELECT major || '.' || minor || '.' || patch $$;
+LANGUAGE sql STABLE AS $$ SELECT major || '.' || minor || '.' || patch $$;
 
--- Records one change of one object: bumps its version, writes history, re-reads its dependencies.
--- Returns the severity recorded, or NULL when nothing about the object changed.
-CREATE FUNCTION pggit.record_object(p_classid oid, p_objid oid, p_objsubid integer, p_command_tag text,
-                                    p_severity_hint text DEFAULT NULL, p_baseline boolean DEFAULT false,
-                                    p_definition text DEFAULT NULL)
+-- Records what changed among `p_observed` (objects as they are now) against pggit.objects, in a
+-- few set-wide statements: new objects, re-created ones, renames (a known catalog address under
+-- a new name), changed definitions. Each change bumps the object's version, writes a history row
+-- with the definitions before and after, and re-reads the object's dependencies.
+--   CREATE: MINOR (a new object starts at 1.0.0); re-created after a drop, RENAME, a column's type
+--   change or new NOT NULL: MAJOR; COMMENT: PATCH; other ALTERs: MINOR, or the hint when larger.
+--   Unchanged definitions are recorded only with a hint (a part of a table changed) as an ALTER.
+-- Returns the largest severity recorded as a parent sees it (an index's change is a PATCH to its
+-- table), or NULL when nothing changed.
+CREATE FUNCTION pggit.sync(p_observed pggit.observed[], p_command_tag text, p_severity_hint text DEFAULT NULL,
+                           p_baseline boolean DEFAULT false)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    d record;
-    obj pggit.objects%ROWTYPE;
-    new_def text;
-    new_sig text;
-    change text;
-    severity text;
-    old_version text;
-    old_definition text;
+    changed pggit.observed[];
+    renamed_from text[];
+    renamed_to text[];
+    parent_severity text;
 BEGIN
-    SELECT * INTO d FROM pggit.describe(p_classid, p_objid, p_objsubid);
-    IF NOT FOUND THEN RETURN NULL; END IF;
-    new_def := coalesce(p_definition, pggit.object_definition(p_classid, p_objid, p_objsubid, d.object_type));
-    new_sig := pggit.object_signature(p_classid, p_objid, p_objsubid, d.object_type);
-
-    -- The live object is known by its catalog address; after a rename only the address still matches.
-    SELECT * INTO obj FROM pggit.objects o
-     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = p_objsubid;
-    IF NOT FOUND THEN
-        -- After a restore the addresses are new; a dropped object re-created takes up its old row.
-        SELECT * INTO obj FROM pggit.objects o WHERE o.object_type = d.object_type AND o.full_name = d.full_name
-         ORDER BY o.is_active DESC, o.id DESC LIMIT 1;
+    IF coalesce(cardinality(p_observed), 0) = 0 THEN
+        RETURN NULL;
     END IF;
-
-    IF obj.id IS NULL THEN
-        change := CASE WHEN p_baseline THEN 'BASELINE' ELSE 'CREATE' END;
-        severity := CASE WHEN p_baseline THEN 'NONE' ELSE 'MINOR' END;
+    WITH observed AS (
+        SELECT DISTINCT ON (x.classid, x.objid, x.objsubid) x.* FROM unnest(p_observed) x WHERE x.full_name IS NOT NULL
+    ), matched AS (
+        -- The live object is known by its catalog address; after a rename only the address still
+        -- matches. After a restore the addresses are new, and a dropped object re-created takes up
+        -- its old row: both are found by name.
+        SELECT x.*, k.id AS known_id, k.full_name AS known_name, k.is_active AS known_active, k.definition AS known_definition,
+               k.signature AS known_signature, k.version_major AS ma, k.version_minor AS mi, k.version_patch AS pa,
+               (k.classid, k.objid, k.objsubid) IS DISTINCT FROM (x.classid, x.objid, x.objsubid) AS moved
+          FROM observed x
+          LEFT JOIN LATERAL (
+              SELECT o.* FROM (
+                  SELECT o.*, 0 AS preference FROM pggit.objects o
+                   WHERE o.is_active AND o.classid = x.classid AND o.objid = x.objid AND o.objsubid = x.objsubid
+                  UNION ALL
+                  (SELECT o.*, 1 FROM pggit.objects o WHERE o.object_type = x.object_type AND o.full_name = x.full_name
+                    ORDER BY o.is_active DESC, o.id DESC LIMIT 1)
+              ) o ORDER BY o.preference LIMIT 1
+          ) k ON true
+    ), decided AS (
+        SELECT m.*, c.change, c.severity
+          FROM matched m CROSS JOIN LATERAL (
+              SELECT CASE
+                  WHEN m.known_id IS NULL THEN CASE WHEN p_baseline THEN 'BASELINE' ELSE 'CREATE' END
+                  WHEN NOT m.known_active THEN 'CREATE'
+                  WHEN m.known_name <> m.full_name THEN 'RENAME'
+                  -- nothing changed (ALTER ... OWNER TO, a repeated baseline) unless a part did
+                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN CASE WHEN p_severity_hint IS NOT NULL AND NOT p_baseline THEN 'ALTER' END
+                  WHEN p_command_tag = 'COMMENT' THEN 'COMMENT'
+                  ELSE 'ALTER' END AS change,
+                  CASE
+                  WHEN m.known_id IS NULL THEN CASE WHEN p_baseline THEN 'NONE' ELSE 'MINOR' END
+                  WHEN NOT m.known_active OR m.known_name <> m.full_name THEN 'MAJOR'
+                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN CASE WHEN NOT p_baseline THEN p_severity_hint END
+                  WHEN p_command_tag = 'COMMENT' THEN 'PATCH'
+                  -- a column's type changed, or NOT NULL was added: clients break
+                  WHEN m.object_type = 'table column' AND m.known_signature IS DISTINCT FROM m.signature
+                       AND (split_part(m.known_signature, ' NOT NULL', 1) <> split_part(m.signature, ' NOT NULL', 1)
+                            OR (m.signature LIKE '% NOT NULL' AND m.known_signature NOT LIKE '% NOT NULL')) THEN 'MAJOR'
+                  ELSE pggit.max_severity('MINOR', p_severity_hint) END AS severity
+          ) c
+    ), versioned AS (
+        SELECT d.*,
+               CASE WHEN d.known_id IS NULL THEN 1 WHEN d.severity = 'MAJOR' THEN d.ma + 1 ELSE d.ma END AS new_major,
+               CASE WHEN d.known_id IS NULL OR d.severity = 'MAJOR' THEN 0 WHEN d.severity = 'MINOR' THEN d.mi + 1 ELSE d.mi END AS new_minor,
+               CASE WHEN d.known_id IS NULL OR d.severity IN ('MAJOR', 'MINOR') THEN 0 WHEN d.severity = 'PATCH' THEN d.pa + 1 ELSE d.pa END AS new_patch
+          FROM decided d
+    ), readdressed AS (
+        -- unchanged, but at a new address (after a restore): keep the address current
+        UPDATE pggit.objects o SET classid = v.classid, objid = v.objid, objsubid = v.objsubid
+          FROM versioned v WHERE v.change IS NULL AND v.moved AND o.id = v.known_id
+    ), created AS (
         INSERT INTO pggit.objects (object_type, full_name, schema_name, parent_name, definition, signature, classid, objid, objsubid)
-        VALUES (d.object_type, d.full_name, d.schema_name, d.parent_name, new_def, new_sig, p_classid, p_objid, p_objsubid)
-        RETURNING * INTO obj;
-    ELSE
-        old_version := pggit.version_text(obj.version_major, obj.version_minor, obj.version_patch);
-        old_definition := CASE WHEN obj.is_active THEN obj.definition END;
-        IF NOT obj.is_active THEN
-            change := 'CREATE'; severity := 'MAJOR';          -- re-created after a drop
-        ELSIF obj.full_name <> d.full_name THEN
-            change := 'RENAME'; severity := 'MAJOR';          -- clients using the old name break
-        ELSIF obj.definition IS NOT DISTINCT FROM new_def THEN
-            IF p_severity_hint IS NULL OR p_baseline THEN
-                -- Nothing changed (ALTER ... OWNER TO, a repeated baseline); keep the address current
-                -- (it differs after a restore) without writing a new row version when it is.
-                UPDATE pggit.objects SET classid = p_classid, objid = p_objid, objsubid = p_objsubid
-                 WHERE id = obj.id AND (classid, objid, objsubid) IS DISTINCT FROM (p_classid, p_objid, p_objsubid);
-                RETURN NULL;
-            END IF;
-            change := 'ALTER'; severity := p_severity_hint;   -- e.g. an index added to this table
-        ELSIF p_command_tag = 'COMMENT' THEN
-            change := 'COMMENT'; severity := 'PATCH';
-        ELSIF d.object_type = 'table column' AND obj.signature IS DISTINCT FROM new_sig
-              AND (split_part(obj.signature, ' NOT NULL', 1) <> split_part(new_sig, ' NOT NULL', 1)
-                   OR (new_sig LIKE '% NOT NULL' AND obj.signature NOT LIKE '% NOT NULL')) THEN
-            change := 'ALTER'; severity := 'MAJOR';           -- type changed, or NOT NULL added
-        ELSE
-            change := 'ALTER'; severity := pggit.max_severity('MINOR', p_severity_hint);
-        END IF;
+        SELECT v.object_type, v.full_name, v.schema_name, v.parent_name, v.definition, v.signature, v.classid, v.objid, v.objsubid
+          FROM versioned v WHERE v.known_id IS NULL
+        RETURNING id, classid, objid, objsubid
+    ), updated AS (
         UPDATE pggit.objects o SET
-            object_type = d.object_type, full_name = d.full_name, schema_name = d.schema_name, parent_name = d.parent_name,
-            definition = new_def, signature = new_sig, is_active = true,
-            classid = p_classid, objid = p_objid, objsubid = p_objsubid, updated_at = now(),
-            version_major = CASE severity WHEN 'MAJOR' THEN o.version_major + 1 ELSE o.version_major END,
-            version_minor = CASE severity WHEN 'MAJOR' THEN 0 WHEN 'MINOR' THEN o.version_minor + 1 ELSE o.version_minor END,
-            version_patch = CASE severity WHEN 'PATCH' THEN o.version_patch + 1 WHEN 'NONE' THEN o.version_patch ELSE 0 END
-         WHERE o.id = obj.id;
-        IF change = 'RENAME' THEN
-            UPDATE pggit.dependencies SET dependency_object = d.full_name WHERE dependency_object = obj.full_name;
-            UPDATE pggit.dependencies SET dependent_object = d.full_name WHERE dependent_object = obj.full_name;
-        END IF;
+            object_type = v.object_type, full_name = v.full_name, schema_name = v.schema_name, parent_name = v.parent_name,
+            definition = v.definition, signature = v.signature, is_active = true,
+            classid = v.classid, objid = v.objid, objsubid = v.objsubid, updated_at = now(),
+            version_major = v.new_major, version_minor = v.new_minor, version_patch = v.new_patch
+          FROM versioned v WHERE v.change IS NOT NULL AND o.id = v.known_id
+    ), written AS (
+        INSERT INTO pggit.history (object_id, object_type, full_name, change_type, change_severity, command_tag, statement,
+                                   definition_before, definition_after, version_before, version_after, old_full_name)
+        SELECT coalesce(v.known_id, c.id), v.object_type, v.full_name, v.change, v.severity, p_command_tag,
+               CASE WHEN p_baseline THEN NULL ELSE current_query() END,
+               CASE WHEN v.known_active THEN v.known_definition END, v.definition,
+               CASE WHEN v.known_id IS NOT NULL THEN pggit.version_text(v.ma, v.mi, v.pa) END,
+               pggit.version_text(v.new_major, v.new_minor, v.new_patch),
+               CASE WHEN v.change = 'RENAME' THEN v.known_name END
+          FROM versioned v LEFT JOIN created c ON (c.classid, c.objid, c.objsubid) = (v.classid, v.objid, v.objsubid)
+         WHERE v.change IS NOT NULL
+         ORDER BY v.objsubid, v.classid, v.objid
+    )
+    SELECT array_agg(ROW(v.classid, v.objid, v.objsubid, v.object_type, v.full_name, v.schema_name, v.parent_name,
+                         v.definition, v.signature)::pggit.observed),
+           array_agg(v.known_name) FILTER (WHERE v.change = 'RENAME'),
+           array_agg(v.full_name) FILTER (WHERE v.change = 'RENAME'),
+           (array_agg(CASE WHEN v.object_type = 'index' THEN 'PATCH' ELSE v.severity END
+                      ORDER BY pggit.severity_rank(CASE WHEN v.object_type = 'index' THEN 'PATCH' ELSE v.severity END) DESC))[1]
+      INTO changed, renamed_from, renamed_to, parent_severity
+      FROM versioned v WHERE v.change IS NOT NULL;
+
+    IF changed IS NULL THEN
+        RETURN NULL;
     END IF;
-
-    INSERT INTO pggit.history (object_id, object_type, full_name, change_type, change_severity, command_tag, statement,
-                               definition_before, definition_after, version_before, version_after, old_full_name)
-    SELECT obj.id, d.object_type, d.full_name, change, severity, p_command_tag,
-           CASE WHEN p_baseline THEN NULL ELSE current_query() END,
-           old_definition, new_def,
-           old_version, pggit.version_text(o.version_major, o.version_minor, o.version_patch),
-           CASE WHEN change = 'RENAME' THEN obj.full_name END
-      FROM pggit.objects o WHERE o.id = obj.id;
-
-    PERFORM pggit.refresh_dependencies(p_classid, p_objid, p_objsubid, d.full_name);
-    RETURN severity;
+    IF renamed_from IS NOT NULL THEN
+        UPDATE pggit.dependencies d SET dependency_object = r.new_name
+          FROM unnest(renamed_from, renamed_to) r(old_name, new_name) WHERE d.dependency_object = r.old_name;
+        UPDATE pggit.dependencies d SET dependent_object = r.new_name
+          FROM unnest(renamed_from, renamed_to) r(old_name, new_name) WHERE d.dependent_object = r.old_name;
+    END IF;
+    PERFORM pggit.refresh_dependencies(changed);
+    RETURN parent_severity;
 END
 $$;
 
--- The parts recorded with an object: a table's columns, constraints, triggers and indexes (a
--- constraint brings its index along unannounced); a domain's constraints.
-CREATE FUNCTION pggit.parts_of(p_classid oid, p_objid oid) RETURNS TABLE (classid oid, objid oid, objsubid integer)
-LANGUAGE sql STABLE AS $$
-    SELECT 'pg_class'::regclass, a.attrelid, a.attnum::integer FROM pg_attribute a
-     WHERE p_classid = 'pg_class'::regclass AND a.attrelid = p_objid AND a.attnum > 0 AND NOT a.attisdropped
-    UNION ALL
-    SELECT 'pg_constraint'::regclass, k.oid, 0 FROM pg_constraint k
-     WHERE (p_classid = 'pg_class'::regclass AND k.conrelid = p_objid) OR (p_classid = 'pg_type'::regclass AND k.contypid = p_objid)
-    UNION ALL
-    SELECT 'pg_trigger'::regclass, t.oid, 0 FROM pg_trigger t
-     WHERE p_classid = 'pg_class'::regclass AND t.tgrelid = p_objid AND NOT t.tgisinternal
-    UNION ALL
-    SELECT 'pg_class'::regclass, x.indexrelid, 0 FROM pg_index x
-     WHERE p_classid = 'pg_class'::regclass AND x.indrelid = p_objid
-$$;
-
--- Records an object with its parts; its severity is the largest of its parts' changes.
--- Most ALTERs change one thing, so parts are re-read only where something can have changed: a new
--- or renamed part always; the definition of every part only when the object's own definition
--- changed (columns and constraints are written into it). Partitions follow their parent when the
--- parent changed (ALTER on the parent reaches every partition) or when their attachment did
--- (ATTACH and DETACH PARTITION are announced on the parent only).
-CREATE FUNCTION pggit.record_with_parts(p_classid oid, p_objid oid, p_command_tag text, p_severity_hint text DEFAULT NULL)
+-- Records one object as it is now (see sync). Returns the severity recorded, or NULL.
+CREATE FUNCTION pggit.record_object(p_classid oid, p_objid oid, p_objsubid integer, p_command_tag text,
+                                    p_severity_hint text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
-DECLARE
-    own record;
-    own_type text;
-    own_def text;
-    own_changed boolean;
-    part record;
-    parts_severity text := p_severity_hint;
-    partition record;
 BEGIN
-    SELECT o.* INTO own FROM pggit.objects o
-     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
-    own_type := coalesce(own.object_type, (SELECT d.object_type FROM pggit.describe(p_classid, p_objid, 0) d));
-    own_def := pggit.object_definition(p_classid, p_objid, 0, own_type);
-    own_changed := own.id IS NULL
-        OR own.full_name IS DISTINCT FROM (pg_identify_object(p_classid, p_objid, 0)).identity
-        OR own.definition IS DISTINCT FROM own_def;
+    RETURN pggit.sync(ARRAY(SELECT o FROM pggit.observe(p_classid, p_objid, p_objsubid) o), p_command_tag, p_severity_hint);
+END
+$$;
 
-    -- A column or constraint whose line in the old definition is unchanged has not changed (its
-    -- comment only changes by COMMENT, which is announced on the part itself).
-    FOR part IN
-        WITH old_lines AS (
-            SELECT btrim(rtrim(l, ','), ' ') AS line FROM unnest(string_to_array(own.definition, E'\n')) l
-        ), columns AS MATERIALIZED (
-            SELECT c.* FROM pggit.columns_sql(p_objid) c WHERE own_changed AND p_classid = 'pg_class'::regclass
-        )
-        SELECT p.* FROM pggit.parts_of(p_classid, p_objid) p
-          LEFT JOIN pggit.objects o ON o.is_active AND o.classid = p.classid AND o.objid = p.objid AND o.objsubid = p.objsubid
-         WHERE o.id IS NULL
-            -- parts are renamed on their own events (RENAME COLUMN reports the column); here
-            -- only renaming the object itself renames its parts
-            OR (own.full_name IS DISTINCT FROM (pg_identify_object(p_classid, p_objid, 0)).identity
-                AND o.full_name IS DISTINCT FROM (pg_identify_object(p.classid, p.objid, p.objsubid)).identity)
-            OR (own_changed AND CASE
-                  WHEN p.objsubid > 0 THEN NOT EXISTS (
-                      SELECT 1 FROM columns c JOIN old_lines ON old_lines.line = c.sql WHERE c.attnum = p.objsubid)
-                  WHEN p.classid = 'pg_constraint'::regclass THEN NOT EXISTS (
-                      SELECT 1 FROM pg_constraint k JOIN old_lines ON old_lines.line = format('CONSTRAINT %I %s', k.conname, pg_get_constraintdef(k.oid))
-                       WHERE k.oid = p.objid)
-                  ELSE o.definition IS DISTINCT FROM pggit.object_definition(p.classid, p.objid, p.objsubid, o.object_type)
-                END)
-    LOOP
-        parts_severity := pggit.max_severity(parts_severity,
-            pggit.record_object(part.classid, part.objid, part.objsubid, p_command_tag));
-    END LOOP;
+-- Records a table or domain with all its parts: the parts first, then the object itself, whose
+-- severity is at least the largest of its parts' changes. Partitions follow their parent when the
+-- parent changed (ALTER on the parent reaches every partition) or when their attachment did
+-- (ATTACH and DETACH PARTITION are announced on the parent only).
+CREATE FUNCTION pggit.record_scope(p_classid oid, p_objid oid, p_command_tag text, p_severity_hint text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+    observed pggit.observed[] := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid) p);
+    own pggit.observed;
+    known pggit.objects%ROWTYPE;
+    own_changed boolean;
+    severity text;
+    partition oid;
+BEGIN
+    SELECT * INTO own FROM unnest(observed) x WHERE x.classid = p_classid AND x.objid = p_objid AND x.objsubid = 0;
+    IF own.full_name IS NULL THEN
+        RETURN NULL;   -- not tracked
+    END IF;
+    SELECT * INTO known FROM pggit.objects o
+     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
+    own_changed := known.id IS NULL OR known.full_name <> own.full_name OR known.definition IS DISTINCT FROM own.definition;
+
+    severity := pggit.max_severity(p_severity_hint, pggit.sync(
+        ARRAY(SELECT x FROM unnest(observed) x WHERE (x.classid, x.objid, x.objsubid) <> (p_classid, p_objid, 0)),
+        p_command_tag));
 
     IF p_classid = 'pg_class'::regclass THEN
         FOR partition IN
             -- attached now: follow the parent's change, or a new attachment
-            SELECT i.inhrelid AS relid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            SELECT i.inhrelid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
               LEFT JOIN pggit.objects o ON o.is_active AND o.classid = 'pg_class'::regclass AND o.objid = i.inhrelid AND o.objsubid = 0
              WHERE i.inhparent = p_objid AND c.relkind IN ('r', 'p', 'f')
                AND (own_changed OR o.id IS NULL OR o.object_type <> 'partition')
             UNION
             -- recorded as this table's partition but no longer attached: detached
             SELECT o.objid FROM pggit.objects o
-             WHERE o.is_active AND o.object_type = 'partition' AND o.parent_name = own.full_name
+             WHERE o.is_active AND o.object_type = 'partition' AND o.parent_name = known.full_name
                AND NOT EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhrelid = o.objid AND i.inhparent = p_objid)
         LOOP
-            PERFORM pggit.record_with_parts(p_classid, partition.relid, p_command_tag);
+            PERFORM pggit.record_scope(p_classid, partition, p_command_tag);
         END LOOP;
     END IF;
 
-    IF NOT own_changed AND parts_severity IS NULL THEN
-        RETURN NULL;   -- ALTER ... OWNER TO, SET STATISTICS and the like: nothing pggit versions
+    IF NOT own_changed AND known.created_at = now() THEN
+        severity := NULL;   -- created in this transaction: it was recorded with its parts
     END IF;
-    RETURN pggit.record_object(p_classid, p_objid, 0, p_command_tag, parts_severity, false, own_def);
+    RETURN pggit.sync(ARRAY[own], p_command_tag, severity);
 END
 $$;
 
@@ -666,50 +784,37 @@ END
 $$;
 
 CREATE FUNCTION pggit.track_ddl_commands(tag text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
-    r record;
-    d record;
-    done text[] := '{}';          -- objects recorded by this statement
-    parents jsonb := '{}';        -- parent table -> severity its parts' changes give it
     lost text[] := string_to_array(rtrim(coalesce(current_setting('pggit.lost_parts', true), ''), E'\n'), E'\n');
-    severity text;
-    parent text;
     history_before bigint := (SELECT coalesce(max(h.id), 0) FROM pggit.history h);
+    renamed text[];
+    scope record;
 BEGIN
     PERFORM set_config('pggit.lost_parts', '', true);
-    FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() WHERE NOT in_extension LOOP
-        SELECT * INTO d FROM pggit.describe(r.classid, r.objid, r.objsubid);
-        CONTINUE WHEN NOT FOUND;
-        IF d.object_type IN ('table', 'partition', 'foreign table', 'domain') THEN
-            PERFORM pggit.record_with_parts(r.classid, r.objid, r.command_tag,
-                                            CASE WHEN d.full_name = ANY (lost) THEN 'MAJOR' END);
-        ELSE
-            severity := pggit.record_object(r.classid, r.objid, r.objsubid, r.command_tag);
-            IF severity IS NOT NULL AND d.parent_name IS NOT NULL AND d.object_type <> 'partition' THEN
-                parents := parents || jsonb_build_object(d.parent_name, pggit.max_severity(parents ->> d.parent_name,
-                    CASE WHEN d.object_type = 'index' THEN 'PATCH' ELSE severity END));
-            END IF;
-        END IF;
-        done := done || d.full_name;
-    END LOOP;
-    -- A part changed on its own (CREATE INDEX, CREATE TRIGGER, RENAME COLUMN, COMMENT ON COLUMN):
-    -- its table gets a version too, unless this statement already recorded the table.
-    FOR parent IN SELECT jsonb_object_keys(parents) LOOP
-        CONTINUE WHEN parent = ANY (done);
-        -- With its parts: a renamed column also renames it inside the table's index definitions.
-        PERFORM pggit.record_with_parts(o.classid, o.objid, tag, parents ->> parent)
-           FROM pggit.objects o WHERE o.is_active AND o.full_name = parent AND o.objsubid = 0
-            AND o.object_type IN ('table', 'partition', 'foreign table', 'domain')
-            AND o.created_at < now();   -- a table created in this transaction includes its parts
+    -- Objects that stand alone (views, functions, sequences, types, schemas), all at once.
+    PERFORM pggit.sync(ARRAY(
+        SELECT o FROM (SELECT DISTINCT c.classid, c.objid, c.objsubid FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension) c
+         CROSS JOIN LATERAL pggit.observe(c.classid, c.objid, c.objsubid) o
+         WHERE NOT EXISTS (SELECT 1 FROM pggit.scope_of(c.classid, c.objid))), tag);
+    -- Tables and domains whole, also when the statement named only a part of one (CREATE INDEX,
+    -- CREATE TRIGGER, RENAME COLUMN, COMMENT ON COLUMN): the part and its table both get a version.
+    FOR scope IN
+        SELECT DISTINCT s.classid, s.objid
+          FROM pg_event_trigger_ddl_commands() c CROSS JOIN LATERAL pggit.scope_of(c.classid, c.objid) s
+         WHERE NOT c.in_extension
+    LOOP
+        PERFORM pggit.record_scope(scope.classid, scope.objid, tag,
+            CASE WHEN (pg_identify_object(scope.classid, scope.objid, 0)).identity = ANY (lost) THEN 'MAJOR' END);
     END LOOP;
     -- Only a rename changes the text of its dependents (a column whose type changes cannot be
     -- used by a view; indexes and foreign keys print names, not types).
-    PERFORM pggit.record_dependents(
-        ARRAY(SELECT DISTINCT h.full_name FROM pggit.history h
-               WHERE h.id > history_before AND h.transaction_id = pg_current_xact_id()
-                 AND h.change_type = 'RENAME'),
-        tag);
+    renamed := ARRAY(SELECT DISTINCT h.full_name FROM pggit.history h
+                      WHERE h.id > history_before AND h.transaction_id = pg_current_xact_id()
+                        AND h.change_type = 'RENAME');
+    IF cardinality(renamed) > 0 THEN
+        PERFORM pggit.record_dependents(renamed, tag);
+    END IF;
 END
 $$;
 
@@ -718,17 +823,12 @@ $$;
 CREATE FUNCTION pggit.baseline() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
 DECLARE
-    o record;
-    added integer := 0;
+    fresh pggit.observed[] := ARRAY(
+        SELECT o FROM pggit.observe_all() o
+         WHERE NOT EXISTS (SELECT 1 FROM pggit.objects k WHERE k.is_active AND k.object_type = o.object_type AND k.full_name = o.full_name));
 BEGIN
-    FOR o IN SELECT c.* FROM pggit.catalog_objects() c
-              WHERE NOT EXISTS (SELECT 1 FROM pggit.objects k WHERE k.is_active AND k.object_type = c.object_type AND k.full_name = c.full_name)
-              ORDER BY c.classid = 'pg_namespace'::regclass DESC, c.objsubid LOOP
-        IF pggit.record_object(o.classid, o.objid, o.objsubid, 'BASELINE', NULL, true) IS NOT NULL THEN
-            added := added + 1;
-        END IF;
-    END LOOP;
-    RETURN added;
+    PERFORM pggit.sync(fresh, 'BASELINE', NULL, true);
+    RETURN cardinality(fresh);
 END
 $$;
 
@@ -849,8 +949,10 @@ SELECT pggit.baseline();
 -- Any role's DDL fires the entry points, which call into pggit: every role needs the schema.
 -- Functions that write pggit's records are for pggit itself and its administrators only.
 GRANT USAGE ON SCHEMA pggit TO PUBLIC;
-REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text, boolean, text),
-                           pggit.record_with_parts(oid, oid, text, text),
+REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text),
+                           pggit.sync(pggit.observed[], text, text, boolean),
+                           pggit.record_scope(oid, oid, text, text),
+                           pggit.refresh_dependencies(pggit.observed[]),
                            pggit.record_dependents(text[], text),
                            pggit.drop_columns_of(text),
                            pggit.record_tracking_error(text, text, text, text, text),

@@ -63,8 +63,8 @@ BEGIN
         UNION ALL
         SELECT 'definition drift', 'FAIL', o.full_name,
                format('stored definition of %s %s no longer matches the catalog', o.object_type, o.full_name)
-          FROM pggit.objects o JOIN live l ON l.object_type = o.object_type AND l.full_name = o.full_name
-         WHERE o.is_active AND o.definition IS DISTINCT FROM pggit.object_definition(l.classid, l.objid, l.objsubid, l.object_type)
+          FROM pggit.objects o JOIN pggit.observe_all() l ON l.object_type = o.object_type AND l.full_name = o.full_name
+         WHERE o.is_active AND o.definition IS DISTINCT FROM l.definition
         UNION ALL
         SELECT 'untracked object', 'WARN', l.full_name,
                format('%s %s exists but is not tracked (changed while tracking was off?); pggit.baseline() records it', l.object_type, l.full_name)
