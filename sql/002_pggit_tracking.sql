@@ -4,16 +4,23 @@
 --
 -- Names are PostgreSQL's own canonical identities (pg_identify_object), which quote every part
 -- that needs it, so names with quotes, dots, spaces, upper case or non-ASCII letters round-trip.
--- Functions that write, or whose output depends on name resolution, fix their search_path; small
--- read-only helpers do not (they use pg_catalog, which is always searched first, and qualified
--- pggit names), so PostgreSQL can inline them into the queries that call them thousands of times.
--- Tracking functions are SECURITY DEFINER so that roles without rights on pggit can still run DDL
--- and have it recorded.
+-- The entry points (track_event, which the event triggers call, baseline, configure_tracking,
+-- track_all_schemas) are SECURITY DEFINER with a fixed search_path, so that roles without rights on pggit
+-- can still run DDL and have it recorded, and names resolve the same for everyone. The functions
+-- they call run inside that context and carry no settings of their own (switching settings on
+-- every call costs more than the work of a small function); none of them is callable by PUBLIC.
+-- Small read-only helpers use pg_catalog, which is always searched first, and qualified pggit
+-- names, so PostgreSQL can inline them into the queries that call them thousands of times.
+-- Tracking runs with plan_cache_mode = force_generic_plan (set by track_event): PL/pgSQL keeps its
+-- query plans for the session, but with the arguments folded in a custom plan looks cheaper to
+-- the planner, which would then re-plan these large queries on every DDL statement.
 
--- Which schemas are tracked, from pggit.settings.
+-- Which schemas are tracked, from pggit.settings. PL/pgSQL, which keeps its plan: a SQL function
+-- that reads tables cannot be inlined and would be planned again at every call.
 CREATE FUNCTION pggit.is_tracked_namespace(nsp oid) RETURNS boolean
-LANGUAGE sql STABLE AS $$
-    SELECT CASE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT CASE
         WHEN n.nspname IN ('pggit', 'pggit_ops') THEN false              -- never track ourselves
         WHEN n.nspname LIKE 'pg\_toast%' THEN false
         WHEN n.nspname LIKE 'pg\_temp\_%' THEN NOT s.exclude_temp_tables
@@ -22,7 +29,8 @@ LANGUAGE sql STABLE AS $$
         ELSE true
     END
     FROM pg_namespace n, pggit.settings s
-    WHERE n.oid = nsp
+    WHERE n.oid = nsp);
+END
 $$;
 
 -- What pggit calls an object at a catalog address, or no row if it does not track such a thing.
@@ -190,7 +198,7 @@ CREATE TYPE pggit.observed AS (classid oid, objid oid, objsubid integer, object_
 -- constraint brings its index along unannounced) and triggers, every definition computed in this
 -- one query. Tracking reads a table whole, so any ALTER costs one query whatever it changed.
 CREATE FUNCTION pggit.table_parts(p_relid oid) RETURNS SETOF pggit.observed
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY WITH rel AS MATERIALIZED (
         SELECT c.oid, c.relkind, c.relispartition, c.relpersistence, c.reloptions, c.relpartbound, n.nspname::text AS nspname,
@@ -253,7 +261,7 @@ $$;
 
 -- A domain with its constraints.
 CREATE FUNCTION pggit.domain_parts(p_typid oid) RETURNS SETOF pggit.observed
-LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY WITH dom AS MATERIALIZED (
         SELECT t.*, n.nspname::text AS nspname, (pg_identify_object('pg_type'::regclass, t.oid, 0)).identity AS ident,
@@ -443,11 +451,9 @@ $$;
 -- dependencies count as the view's and the column's. Index lookups only, no scan of pg_depend.
 -- PL/pgSQL rather than SQL here and in the other functions tracking calls (not inlines): PL/pgSQL
 -- keeps its query plans for the session, a SQL function plans its queries again on every call.
--- Those plans are forced generic: with the function's arguments folded in, a custom plan looks
--- cheaper to the planner, which then re-plans these large queries on every DDL statement.
 CREATE FUNCTION pggit.refresh_dependencies(p_objects pggit.observed[])
 RETURNS void
-LANGUAGE plpgsql SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql AS $$   -- called by sync only, with its settings
 BEGIN
     DELETE FROM pggit.dependencies WHERE dependent_object IN (SELECT x.full_name FROM unnest(p_objects) x);
     WITH x AS (
@@ -478,11 +484,6 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE severity WHEN 'MAJOR' THEN 3 WHEN 'MINOR' THEN 2 WHEN 'PATCH' THEN 1 ELSE 0 END
 $$;
 
-CREATE FUNCTION pggit.max_severity(a text, b text) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN pggit.severity_rank(a) >= pggit.severity_rank(b) THEN a ELSE b END
-$$;
-
 -- STABLE like its || on integers, so that it is inlined.
 CREATE FUNCTION pggit.version_text(major integer, minor integer, patch integer) RETURNS text
 LANGUAGE sql STABLE AS $$ SELECT major || '.' || minor || '.' || patch $$;
@@ -494,12 +495,14 @@ LANGUAGE sql STABLE AS $$ SELECT major || '.' || minor || '.' || patch $$;
 --   CREATE: MINOR (a new object starts at 1.0.0); re-created after a drop, RENAME, a column's type
 --   change or new NOT NULL: MAJOR; COMMENT: PATCH; other ALTERs: MINOR, or the hint when larger.
 --   Unchanged definitions are recorded only with a hint (a part of a table changed) as an ALTER.
--- Returns the largest severity recorded as a parent sees it (an index's change is a PATCH to its
--- table), or NULL when nothing changed.
+-- With a scope (a table or domain and all its parts in p_observed), the hint is the scope
+-- object's alone, and its severity is at least the largest of its parts' changes (an index's
+-- change is a PATCH to its table). Returns the largest severity recorded as a parent sees it, or
+-- NULL when nothing changed.
 CREATE FUNCTION pggit.sync(p_observed pggit.observed[], p_command_tag text, p_severity_hint text DEFAULT NULL,
-                           p_baseline boolean DEFAULT false)
+                           p_baseline boolean DEFAULT false, p_scope_classid oid DEFAULT NULL, p_scope_objid oid DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     changed pggit.observed[];
     renamed_from text[];
@@ -510,13 +513,16 @@ BEGIN
         RETURN NULL;
     END IF;
     WITH observed AS (
-        SELECT DISTINCT ON (x.classid, x.objid, x.objsubid) x.* FROM unnest(p_observed) x WHERE x.full_name IS NOT NULL
+        SELECT DISTINCT ON (x.classid, x.objid, x.objsubid) x.*,
+               coalesce(x.classid = p_scope_classid AND x.objid = p_scope_objid AND x.objsubid = 0, false) AS is_scope
+          FROM unnest(p_observed) x WHERE x.full_name IS NOT NULL
     ), matched AS (
         -- The live object is known by its catalog address; after a rename only the address still
         -- matches. After a restore the addresses are new, and a dropped object re-created takes up
         -- its old row: both are found by name.
         SELECT x.*, k.id AS known_id, k.full_name AS known_name, k.is_active AS known_active, k.definition AS known_definition,
                k.signature AS known_signature, k.version_major AS ma, k.version_minor AS mi, k.version_patch AS pa,
+               k.created_at AS known_created_at,
                (k.classid, k.objid, k.objsubid) IS DISTINCT FROM (x.classid, x.objid, x.objsubid) AS moved
           FROM observed x
           LEFT JOIN LATERAL (
@@ -528,28 +534,51 @@ BEGIN
                     ORDER BY o.is_active DESC, o.id DESC LIMIT 1)
               ) o ORDER BY o.preference LIMIT 1
           ) k ON true
-    ), decided AS (
-        SELECT m.*, c.change, c.severity
+    ), base AS (
+        -- what changed in the object itself (NULL: nothing)
+        SELECT m.*, c.base_change, c.base_severity
           FROM matched m CROSS JOIN LATERAL (
               SELECT CASE
                   WHEN m.known_id IS NULL THEN CASE WHEN p_baseline THEN 'BASELINE' ELSE 'CREATE' END
                   WHEN NOT m.known_active THEN 'CREATE'
                   WHEN m.known_name <> m.full_name THEN 'RENAME'
-                  -- nothing changed (ALTER ... OWNER TO, a repeated baseline) unless a part did
-                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN CASE WHEN p_severity_hint IS NOT NULL AND NOT p_baseline THEN 'ALTER' END
+                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN NULL   -- ALTER ... OWNER TO, a repeated baseline
                   WHEN p_command_tag = 'COMMENT' THEN 'COMMENT'
-                  ELSE 'ALTER' END AS change,
+                  ELSE 'ALTER' END AS base_change,
                   CASE
                   WHEN m.known_id IS NULL THEN CASE WHEN p_baseline THEN 'NONE' ELSE 'MINOR' END
                   WHEN NOT m.known_active OR m.known_name <> m.full_name THEN 'MAJOR'
-                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN CASE WHEN NOT p_baseline THEN p_severity_hint END
+                  WHEN m.known_definition IS NOT DISTINCT FROM m.definition THEN NULL
                   WHEN p_command_tag = 'COMMENT' THEN 'PATCH'
                   -- a column's type changed, or NOT NULL was added: clients break
                   WHEN m.object_type = 'table column' AND m.known_signature IS DISTINCT FROM m.signature
                        AND (split_part(m.known_signature, ' NOT NULL', 1) <> split_part(m.signature, ' NOT NULL', 1)
                             OR (m.signature LIKE '% NOT NULL' AND m.known_signature NOT LIKE '% NOT NULL')) THEN 'MAJOR'
-                  ELSE pggit.max_severity('MINOR', p_severity_hint) END AS severity
+                  ELSE 'MINOR' END AS base_severity
           ) c
+    ), parts_severity AS (
+        -- the largest change among a scope's parts, as the scope object sees it
+        SELECT (array_agg(s.severity ORDER BY pggit.severity_rank(s.severity) DESC))[1] AS severity
+          FROM base p CROSS JOIN LATERAL (SELECT CASE WHEN p.object_type = 'index' THEN 'PATCH' ELSE p.base_severity END AS severity) s
+         WHERE NOT p.is_scope AND p.base_change IS NOT NULL
+    ), hinted AS (
+        SELECT b.*,
+               CASE WHEN p_scope_objid IS NULL THEN p_severity_hint
+                    WHEN NOT b.is_scope THEN NULL
+                    -- created in this transaction and unchanged since: it was recorded with its parts
+                    WHEN b.base_change IS NULL AND b.known_created_at = now() THEN NULL
+                    WHEN pggit.severity_rank(ps.severity) > pggit.severity_rank(p_severity_hint) THEN ps.severity
+                    ELSE p_severity_hint
+               END AS hint
+          FROM base b CROSS JOIN parts_severity ps
+    ), decided AS (
+        -- an unchanged object is recorded when a hint says a part of it changed
+        SELECT h.*,
+               CASE WHEN h.base_change IS NULL AND h.hint IS NOT NULL AND NOT p_baseline THEN 'ALTER' ELSE h.base_change END AS change,
+               CASE WHEN h.base_change IS NULL THEN CASE WHEN NOT p_baseline THEN h.hint END
+                    WHEN h.base_change = 'ALTER' AND pggit.severity_rank(h.hint) > pggit.severity_rank(h.base_severity) THEN h.hint
+                    ELSE h.base_severity END AS severity
+          FROM hinted h
     ), versioned AS (
         SELECT d.*,
                CASE WHEN d.known_id IS NULL THEN 1 WHEN d.severity = 'MAJOR' THEN d.ma + 1 ELSE d.ma END AS new_major,
@@ -612,19 +641,19 @@ $$;
 CREATE FUNCTION pggit.record_object(p_classid oid, p_objid oid, p_objsubid integer, p_command_tag text,
                                     p_severity_hint text DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
     RETURN pggit.sync(ARRAY(SELECT o FROM pggit.observe(p_classid, p_objid, p_objsubid) o), p_command_tag, p_severity_hint);
 END
 $$;
 
--- Records a table or domain with all its parts: the parts first, then the object itself, whose
--- severity is at least the largest of its parts' changes. Partitions follow their parent when the
+-- Records a table or domain with all its parts, in one sync (the object's severity is at least the
+-- largest of its parts' changes). Partitions follow their parent when the
 -- parent changed (ALTER on the parent reaches every partition) or when their attachment did
 -- (ATTACH and DETACH PARTITION are announced on the parent only).
 CREATE FUNCTION pggit.record_scope(p_classid oid, p_objid oid, p_command_tag text, p_severity_hint text DEFAULT NULL)
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     observed pggit.observed[] := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid) p);
     own pggit.observed;
@@ -641,9 +670,7 @@ BEGIN
      WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
     own_changed := known.id IS NULL OR known.full_name <> own.full_name OR known.definition IS DISTINCT FROM own.definition;
 
-    severity := pggit.max_severity(p_severity_hint, pggit.sync(
-        ARRAY(SELECT x FROM unnest(observed) x WHERE (x.classid, x.objid, x.objsubid) <> (p_classid, p_objid, 0)),
-        p_command_tag));
+    severity := pggit.sync(observed, p_command_tag, p_severity_hint, false, p_classid, p_objid);
 
     IF p_classid = 'pg_class'::regclass THEN
         FOR partition IN
@@ -661,11 +688,7 @@ BEGIN
             PERFORM pggit.record_scope(p_classid, partition, p_command_tag);
         END LOOP;
     END IF;
-
-    IF NOT own_changed AND known.created_at = now() THEN
-        severity := NULL;   -- created in this transaction: it was recorded with its parts
-    END IF;
-    RETURN pggit.sync(ARRAY[own], p_command_tag, severity);
+    RETURN severity;
 END
 $$;
 
@@ -673,7 +696,7 @@ $$;
 -- columns it reads, an index its columns, a foreign key the referenced table) are re-read after
 -- the statement: a rename changes their text without any DDL of their own.
 CREATE FUNCTION pggit.record_dependents(p_changed text[], p_command_tag text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     dependent record;
     changed_parents text[] := '{}';
@@ -700,7 +723,7 @@ $$;
 -- Tracking must never break a user's DDL: errors are recorded, and re-raised only in strict mode.
 CREATE FUNCTION pggit.record_tracking_error(p_command_tag text, p_sqlstate text, p_message text, p_detail text, p_context text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO pggit.tracking_errors (command_tag, statement, sqlstate, message, detail, context)
     VALUES (p_command_tag, current_query(), p_sqlstate, p_message, p_detail, p_context);
@@ -712,7 +735,7 @@ $$;
 
 -- Marks the columns of a dropped table as dropped, each with its own history row.
 CREATE FUNCTION pggit.drop_columns_of(p_table text) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE sql AS $$
     WITH old AS (
         SELECT * FROM pggit.objects o WHERE o.is_active AND o.parent_name = p_table AND o.object_type = 'table column'
     ), gone AS (
@@ -734,7 +757,7 @@ $$;
 -- The sql_drop trigger tells ddl_command_end of the same ALTER TABLE which tables lost a part,
 -- through a transaction-local setting, so nothing outlives the statement's transaction.
 CREATE FUNCTION pggit.track_dropped_objects(tag text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     r record;
     obj pggit.objects%ROWTYPE;
@@ -784,7 +807,7 @@ END
 $$;
 
 CREATE FUNCTION pggit.track_ddl_commands(tag text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
     lost text[] := string_to_array(rtrim(coalesce(current_setting('pggit.lost_parts', true), ''), E'\n'), E'\n');
     history_before bigint := (SELECT coalesce(max(h.id), 0) FROM pggit.history h);
@@ -917,7 +940,7 @@ $$;
 -- Runs the tracking for one event inside a subtransaction: whatever fails is recorded, and the
 -- user's statement goes on (strict mode re-raises).
 CREATE FUNCTION pggit.track_event(event text, tag text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pggit SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     err_state text; err_message text; err_detail text; err_context text;
 BEGIN
@@ -950,7 +973,7 @@ SELECT pggit.baseline();
 -- Functions that write pggit's records are for pggit itself and its administrators only.
 GRANT USAGE ON SCHEMA pggit TO PUBLIC;
 REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text),
-                           pggit.sync(pggit.observed[], text, text, boolean),
+                           pggit.sync(pggit.observed[], text, text, boolean, oid, oid),
                            pggit.record_scope(oid, oid, text, text),
                            pggit.refresh_dependencies(pggit.observed[]),
                            pggit.record_dependents(text[], text),
