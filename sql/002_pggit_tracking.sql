@@ -143,8 +143,9 @@ $$;
 -- A relation's columns as they would be written in CREATE TABLE, all in one query (a table
 -- definition needs every column; reading them one by one dominated the cost of tracking), with
 -- each column's signature: its type and nullability, so a type change or a new NOT NULL
--- (breaking) can be told from a new default.
-CREATE FUNCTION pggit.columns_sql(p_relid oid) RETURNS TABLE (attnum integer, sql text, signature text)
+-- (breaking) can be told from a new default. `recent`: this transaction wrote the column or its
+-- default (age(xmin) <= 0: the row is as new as the current transaction, or newer).
+CREATE FUNCTION pggit.columns_sql(p_relid oid) RETURNS TABLE (attnum integer, sql text, signature text, recent boolean)
 LANGUAGE sql STABLE AS $$
     SELECT a.attnum::integer,
            format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod))
@@ -158,7 +159,8 @@ LANGUAGE sql STABLE AS $$
                 WHEN ad.adbin IS NOT NULL THEN ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)
                 ELSE '' END
         || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
-           format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+           format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+           age(a.xmin) <= 0 OR coalesce(age(ad.xmin) <= 0, false)
       FROM pg_attribute a
       JOIN pg_type t ON t.oid = a.atttypid
       LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
@@ -196,8 +198,9 @@ CREATE TYPE pggit.observed AS (classid oid, objid oid, objsubid integer, object_
 
 -- A table (or partition, or foreign table) with its parts: columns, constraints, indexes (a
 -- constraint brings its index along unannounced) and triggers, every definition computed in this
--- one query. Tracking reads a table whole, so any ALTER costs one query whatever it changed.
-CREATE FUNCTION pggit.table_parts(p_relid oid) RETURNS SETOF pggit.observed
+-- one query. With p_recent_only, only the parts whose catalog rows (or comment) this transaction
+-- wrote, and always the table itself: an ALTER TABLE rewrites the catalog rows of what it changes.
+CREATE FUNCTION pggit.table_parts(p_relid oid, p_recent_only boolean DEFAULT false) RETURNS SETOF pggit.observed
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN QUERY WITH rel AS MATERIALIZED (
@@ -211,8 +214,8 @@ BEGIN
     ), cols AS MATERIALIZED (
         SELECT col.* FROM rel, pggit.columns_sql(rel.oid) col
     ), cons AS MATERIALIZED (
-        SELECT k.oid, k.conname, k.contype, k.conparentid, pg_get_constraintdef(k.oid) AS def,
-               (pg_identify_object('pg_constraint'::regclass, k.oid, 0)).identity AS ident
+        SELECT k.oid, k.conname, k.contype, k.conparentid, k.conkey, pg_get_constraintdef(k.oid) AS def,
+               (pg_identify_object('pg_constraint'::regclass, k.oid, 0)).identity AS ident, age(k.xmin) <= 0 AS recent
           FROM rel JOIN pg_constraint k ON k.conrelid = rel.oid
     )
     SELECT 'pg_class'::regclass::oid, rel.oid, 0,
@@ -240,22 +243,28 @@ BEGIN
       FROM rel CROSS JOIN cols c
       CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_class'::regclass, rel.oid, c.attnum)).identity AS ident) p
       LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = rel.oid AND d.objsubid = c.attnum
+     WHERE NOT p_recent_only OR c.recent OR age(d.xmin) <= 0
     UNION ALL
     SELECT 'pg_constraint'::regclass::oid, k.oid, 0, 'table constraint', k.ident, rel.nspname, rel.ident,
            format('ALTER TABLE %s ADD CONSTRAINT %I %s;', rel.ident, k.conname, k.def) || pggit.comment_line('CONSTRAINT', k.ident, d.description),
            NULL
       FROM rel CROSS JOIN cons k
       LEFT JOIN pg_description d ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid AND d.objsubid = 0
+     WHERE NOT p_recent_only OR k.recent OR age(d.xmin) <= 0
+        OR EXISTS (SELECT 1 FROM cols c WHERE c.recent AND c.attnum = ANY (k.conkey))   -- prints a changed column
     UNION ALL
     SELECT 'pg_class'::regclass::oid, x.indexrelid, 0, 'index', p.ident, rel.nspname, rel.ident, pggit.index_sql(x.indexrelid, p.ident, d.description), NULL
-      FROM rel JOIN pg_index x ON x.indrelid = rel.oid
+      FROM rel JOIN pg_index x ON x.indrelid = rel.oid JOIN pg_class i ON i.oid = x.indexrelid
       CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_class'::regclass, x.indexrelid, 0)).identity AS ident) p
       LEFT JOIN pg_description d ON d.classoid = 'pg_class'::regclass AND d.objoid = x.indexrelid AND d.objsubid = 0
+     WHERE NOT p_recent_only OR age(x.xmin) <= 0 OR age(i.xmin) <= 0 OR age(d.xmin) <= 0
+        OR EXISTS (SELECT 1 FROM cols c WHERE c.recent AND c.attnum = ANY (x.indkey::int2[]))   -- prints a changed column
     UNION ALL
     SELECT 'pg_trigger'::regclass::oid, t.oid, 0, 'trigger', p.ident, rel.nspname, rel.ident, pggit.trigger_sql(t.oid, p.ident, d.description), NULL
       FROM rel JOIN pg_trigger t ON t.tgrelid = rel.oid AND NOT t.tgisinternal
       CROSS JOIN LATERAL (SELECT (pg_identify_object('pg_trigger'::regclass, t.oid, 0)).identity AS ident) p
-      LEFT JOIN pg_description d ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0;
+      LEFT JOIN pg_description d ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid AND d.objsubid = 0
+     WHERE NOT p_recent_only OR age(t.xmin) <= 0 OR age(d.xmin) <= 0;
 END
 $$;
 
@@ -311,9 +320,9 @@ LANGUAGE sql STABLE AS $$
            WHEN 'pg_constraint'::regclass THEN (SELECT k.contypid FROM pg_constraint k WHERE k.oid = p_objid) END
 $$;
 
-CREATE FUNCTION pggit.scope_objects(p_classid oid, p_objid oid) RETURNS SETOF pggit.observed
+CREATE FUNCTION pggit.scope_objects(p_classid oid, p_objid oid, p_recent_only boolean DEFAULT false) RETURNS SETOF pggit.observed
 LANGUAGE sql STABLE AS $$
-    SELECT p.* FROM pggit.table_parts(p_objid) p WHERE p_classid = 'pg_class'::regclass
+    SELECT p.* FROM pggit.table_parts(p_objid, p_recent_only) p WHERE p_classid = 'pg_class'::regclass
     UNION ALL
     SELECT p.* FROM pggit.domain_parts(p_objid) p WHERE p_classid = 'pg_type'::regclass
 $$;
@@ -444,39 +453,6 @@ LANGUAGE sql STABLE AS $$
          WHERE p_classid NOT IN ('pg_rewrite'::regclass, 'pg_attrdef'::regclass, 'pg_type'::regclass)
       ) a
       CROSS JOIN LATERAL pggit.describe(a.classid, a.objid, a.objsubid) d
-$$;
-
--- Re-reads what tracked objects depend on (pg_depend, normal and automatic dependencies). A
--- view's query lives in its rewrite rule and a column's default in pg_attrdef, so their
--- dependencies count as the view's and the column's. Index lookups only, no scan of pg_depend.
--- PL/pgSQL rather than SQL here and in the other functions tracking calls (not inlines): PL/pgSQL
--- keeps its query plans for the session, a SQL function plans its queries again on every call.
-CREATE FUNCTION pggit.refresh_dependencies(p_objects pggit.observed[])
-RETURNS void
-LANGUAGE plpgsql AS $$   -- called by sync only, with its settings
-BEGIN
-    DELETE FROM pggit.dependencies WHERE dependent_object IN (SELECT x.full_name FROM unnest(p_objects) x);
-    WITH x AS (
-        SELECT * FROM unnest(p_objects)
-    ), refs AS (
-        SELECT x.full_name AS dependent, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
-          FROM x JOIN pg_depend d ON d.classid = x.classid AND d.objid = x.objid AND d.objsubid = x.objsubid
-        UNION ALL
-        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
-          FROM x JOIN pg_rewrite r ON x.classid = 'pg_class'::regclass AND x.objsubid = 0 AND r.ev_class = x.objid
-          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-        UNION ALL
-        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
-          FROM x JOIN pg_attrdef a ON x.classid = 'pg_class'::regclass AND x.objsubid > 0 AND a.adrelid = x.objid AND a.adnum = x.objsubid
-          JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = a.oid
-    )
-    INSERT INTO pggit.dependencies (dependent_object, dependency_object, dependency_type)
-    SELECT DISTINCT ON (r.dependent, o.full_name) r.dependent, o.full_name, r.deptype
-      FROM refs r CROSS JOIN LATERAL pggit.owner_of(r.refclassid, r.refobjid, r.refobjsubid) o
-     WHERE r.deptype IN ('n', 'a') AND o.full_name <> r.dependent
-     ORDER BY r.dependent, o.full_name, r.deptype DESC
-    ON CONFLICT (dependent_object, dependency_object) DO NOTHING;
-END
 $$;
 
 CREATE FUNCTION pggit.severity_rank(severity text) RETURNS integer
@@ -632,7 +608,30 @@ BEGIN
         UPDATE pggit.dependencies d SET dependent_object = r.new_name
           FROM unnest(renamed_from, renamed_to) r(old_name, new_name) WHERE d.dependent_object = r.old_name;
     END IF;
-    PERFORM pggit.refresh_dependencies(changed);
+    -- Re-read what the changed objects depend on (pg_depend, normal and automatic dependencies). A
+    -- view's query lives in its rewrite rule and a column's default in pg_attrdef, so their
+    -- dependencies count as the view's and the column's. Index lookups only, no scan of pg_depend.
+    DELETE FROM pggit.dependencies WHERE dependent_object IN (SELECT x.full_name FROM unnest(changed) x);
+    WITH x AS (
+        SELECT * FROM unnest(changed)
+    ), refs AS (
+        SELECT x.full_name AS dependent, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_depend d ON d.classid = x.classid AND d.objid = x.objid AND d.objsubid = x.objsubid
+        UNION ALL
+        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_rewrite r ON x.classid = 'pg_class'::regclass AND x.objsubid = 0 AND r.ev_class = x.objid
+          JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+        UNION ALL
+        SELECT x.full_name, d.refclassid, d.refobjid, d.refobjsubid, d.deptype
+          FROM x JOIN pg_attrdef a ON x.classid = 'pg_class'::regclass AND x.objsubid > 0 AND a.adrelid = x.objid AND a.adnum = x.objsubid
+          JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = a.oid
+    )
+    INSERT INTO pggit.dependencies (dependent_object, dependency_object, dependency_type)
+    SELECT DISTINCT ON (r.dependent, o.full_name) r.dependent, o.full_name, r.deptype
+      FROM refs r CROSS JOIN LATERAL pggit.owner_of(r.refclassid, r.refobjid, r.refobjsubid) o
+     WHERE r.deptype IN ('n', 'a') AND o.full_name <> r.dependent
+     ORDER BY r.dependent, o.full_name, r.deptype DESC
+    ON CONFLICT (dependent_object, dependency_object) DO NOTHING;
     RETURN parent_severity;
 END
 $$;
@@ -655,19 +654,26 @@ CREATE FUNCTION pggit.record_scope(p_classid oid, p_objid oid, p_command_tag tex
 RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
-    observed pggit.observed[] := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid) p);
-    own pggit.observed;
     known pggit.objects%ROWTYPE;
+    observed pggit.observed[];
+    own pggit.observed;
     own_changed boolean;
     severity text;
     partition oid;
 BEGIN
+    SELECT * INTO known FROM pggit.objects o
+     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
+    -- Of a known table only the parts this transaction wrote, which is what changed: parts whose
+    -- text changes without a write of their own (an index printing a renamed column) are re-read
+    -- by record_dependents. Everything when the table is new or renamed (its parts' names change
+    -- with it), and for COMMENT (removing a comment writes no row of the part's).
+    observed := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid,
+        known.id IS NOT NULL AND p_command_tag <> 'COMMENT'
+        AND known.full_name = (pg_identify_object(p_classid, p_objid, 0)).identity) p);
     SELECT * INTO own FROM unnest(observed) x WHERE x.classid = p_classid AND x.objid = p_objid AND x.objsubid = 0;
     IF own.full_name IS NULL THEN
         RETURN NULL;   -- not tracked
     END IF;
-    SELECT * INTO known FROM pggit.objects o
-     WHERE o.is_active AND o.classid = p_classid AND o.objid = p_objid AND o.objsubid = 0;
     own_changed := known.id IS NULL OR known.full_name <> own.full_name OR known.definition IS DISTINCT FROM own.definition;
 
     severity := pggit.sync(observed, p_command_tag, p_severity_hint, false, p_classid, p_objid);
@@ -811,25 +817,29 @@ LANGUAGE plpgsql AS $$
 DECLARE
     lost text[] := string_to_array(rtrim(coalesce(current_setting('pggit.lost_parts', true), ''), E'\n'), E'\n');
     history_before bigint := (SELECT coalesce(max(h.id), 0) FROM pggit.history h);
+    command record;
+    standalone pggit.observed[] := '{}';
     renamed text[];
-    scope record;
 BEGIN
     PERFORM set_config('pggit.lost_parts', '', true);
-    -- Objects that stand alone (views, functions, sequences, types, schemas), all at once.
-    PERFORM pggit.sync(ARRAY(
-        SELECT o FROM (SELECT DISTINCT c.classid, c.objid, c.objsubid FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension) c
-         CROSS JOIN LATERAL pggit.observe(c.classid, c.objid, c.objsubid) o
-         WHERE NOT EXISTS (SELECT 1 FROM pggit.scope_of(c.classid, c.objid))), tag);
-    -- Tables and domains whole, also when the statement named only a part of one (CREATE INDEX,
-    -- CREATE TRIGGER, RENAME COLUMN, COMMENT ON COLUMN): the part and its table both get a version.
-    FOR scope IN
-        SELECT DISTINCT s.classid, s.objid
-          FROM pg_event_trigger_ddl_commands() c CROSS JOIN LATERAL pggit.scope_of(c.classid, c.objid) s
-         WHERE NOT c.in_extension
+    -- Tables and domains are recorded whole, also when the statement named only a part of one
+    -- (CREATE INDEX, CREATE TRIGGER, RENAME COLUMN, COMMENT ON COLUMN): the part and its table
+    -- both get a version. Objects that stand alone (views, functions, sequences, types, schemas)
+    -- are recorded together afterwards.
+    FOR command IN
+        SELECT c.classid, c.objid, c.objsubid, s.classid AS scope_classid, s.objid AS scope_objid,
+               row_number() OVER (PARTITION BY s.classid, s.objid) AS nth
+          FROM (SELECT DISTINCT c.classid, c.objid, c.objsubid FROM pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension) c
+          LEFT JOIN LATERAL pggit.scope_of(c.classid, c.objid) s ON true
     LOOP
-        PERFORM pggit.record_scope(scope.classid, scope.objid, tag,
-            CASE WHEN (pg_identify_object(scope.classid, scope.objid, 0)).identity = ANY (lost) THEN 'MAJOR' END);
+        IF command.scope_objid IS NULL THEN
+            standalone := standalone || ARRAY(SELECT o FROM pggit.observe(command.classid, command.objid, command.objsubid) o);
+        ELSIF command.nth = 1 THEN
+            PERFORM pggit.record_scope(command.scope_classid, command.scope_objid, tag,
+                CASE WHEN (pg_identify_object(command.scope_classid, command.scope_objid, 0)).identity = ANY (lost) THEN 'MAJOR' END);
+        END IF;
     END LOOP;
+    PERFORM pggit.sync(standalone, tag);
     -- Only a rename changes the text of its dependents (a column whose type changes cannot be
     -- used by a view; indexes and foreign keys print names, not types).
     renamed := ARRAY(SELECT DISTINCT h.full_name FROM pggit.history h
@@ -975,7 +985,6 @@ GRANT USAGE ON SCHEMA pggit TO PUBLIC;
 REVOKE EXECUTE ON FUNCTION pggit.record_object(oid, oid, integer, text, text),
                            pggit.sync(pggit.observed[], text, text, boolean, oid, oid),
                            pggit.record_scope(oid, oid, text, text),
-                           pggit.refresh_dependencies(pggit.observed[]),
                            pggit.record_dependents(text[], text),
                            pggit.drop_columns_of(text),
                            pggit.record_tracking_error(text, text, text, text, text),
