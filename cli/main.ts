@@ -17,6 +17,8 @@ import { runbookRun } from '../workflows/runbook.ts';
 import { up } from './up.ts';
 import { allChecks } from '../activities/checks/index.ts';
 import { validateRunbookFiles } from '../runbooks/loader.ts';
+import { riskCommand, type RiskOptions } from './risk.ts';
+import { cicdGenerate, type CicdOptions } from './cicd.ts';
 
 const program = new Command('pggit-ops')
   .description('Runbook automation for PostgreSQL databases that carry pggit')
@@ -180,6 +182,28 @@ program
     else for (const r of results) console.log(r.ok ? `ok ${r.file}` : r.message);
     return results.every((r) => r.ok) ? ExitCode.Ok : ExitCode.BadInput;
   }));
+
+program
+  .command('risk')
+  .description('score migration files for locking, rewrite and compatibility risk (0-100); exit 1 when one is over --max-risk, 2 when one cannot be read or parsed')
+  .argument('<files...>', 'SQL migration files')
+  .option('--max-risk <score>', 'highest acceptable score, 0-100', '50')
+  .option('--database-url <url>', 'also run the files on this CI or staging database, in a transaction that is always rolled back, and measure locks and rewrites')
+  .option('--lock-wait <duration>', 'with --database-url: how long a statement may wait for a lock before it is reported as not measured', '5s')
+  .option('--json', 'the reports as JSON on stdout')
+  .option('--report <file>', 'also write the JSON reports to this file (the CI artifact)')
+  .action(act((files: string[], opts: RiskOptions) => riskCommand(files, opts)));
+
+program
+  .command('cicd')
+  .description('CI/CD integration')
+  .command('generate')
+  .description('print a CI pipeline that assesses the migration files each push changes (the same text as SQL pggit.generate_cicd_config)')
+  .argument('<platform>', 'github or jenkins')
+  .option('--migrations-dir <dir>', 'folder of the migration files, relative to the repository root', 'migrations')
+  .option('--max-risk <score>', 'a changed file scoring above this fails the pipeline', '50')
+  .option('-o, --output <file>', 'write the pipeline to this file instead of stdout')
+  .action(act(async (platform: string, opts: CicdOptions) => cicdGenerate(platform, opts)));
 
 const schedules = program.command('schedules').description('Temporal Schedules of the four checklists, per scheduled target');
 
