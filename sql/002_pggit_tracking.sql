@@ -667,9 +667,13 @@ BEGIN
     -- text changes without a write of their own (an index printing a renamed column) are re-read
     -- by record_dependents. Everything when the table is new or renamed (its parts' names change
     -- with it), and for COMMENT (removing a comment writes no row of the part's).
-    observed := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid,
-        known.id IS NOT NULL AND p_command_tag <> 'COMMENT'
-        AND known.full_name = (pg_identify_object(p_classid, p_objid, 0)).identity) p);
+    IF p_classid = 'pg_class'::regclass THEN
+        observed := ARRAY(SELECT p FROM pggit.table_parts(p_objid,
+            known.id IS NOT NULL AND p_command_tag <> 'COMMENT'
+            AND known.full_name = (pg_identify_object(p_classid, p_objid, 0)).identity) p);
+    ELSE
+        observed := ARRAY(SELECT p FROM pggit.domain_parts(p_objid) p);
+    END IF;
     SELECT * INTO own FROM unnest(observed) x WHERE x.classid = p_classid AND x.objid = p_objid AND x.objsubid = 0;
     IF own.full_name IS NULL THEN
         RETURN NULL;   -- not tracked
@@ -678,7 +682,8 @@ BEGIN
 
     severity := pggit.sync(observed, p_command_tag, p_severity_hint, false, p_classid, p_objid);
 
-    IF p_classid = 'pg_class'::regclass THEN
+    -- Only a partitioned table has partitions to follow (or had: detached ones).
+    IF p_classid = 'pg_class'::regclass AND (SELECT c.relkind FROM pg_class c WHERE c.oid = p_objid) = 'p' THEN
         FOR partition IN
             -- attached now: follow the parent's change, or a new attachment
             SELECT i.inhrelid FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
