@@ -13,6 +13,7 @@ import type { LoadedConfig } from '../worker/config.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { rememberSecret } from './support/secrets.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -23,6 +24,7 @@ let passwordEnv: string;
 let dir: string;
 
 beforeAll(async () => {
+  Object.values(tokens).forEach(rememberSecret);
   server = await startPostgres();
   await installPggit(server.connection);
   loaded = testConfig(

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort, LocalCluster } from '../../worker/local-postgres.ts';
+import { rememberSecret } from './secrets.ts';
 
 export interface PgConnection {
   host: string;
@@ -74,6 +75,7 @@ async function onServer(
 async function startInitdb(): Promise<TestPostgres> {
   const dir = mkdtempSync(path.join(tmpdir(), 'pggit-ops-pg-'));
   const password = randomBytes(12).toString('hex');
+  rememberSecret(password);
   const cluster = new LocalCluster({ dir, port: await freePort(), password, durable: false });
   // Torn down even when the test process exits without running its afterAll hooks.
   const onExit = () => {
@@ -108,6 +110,7 @@ async function startExternal(databaseUrl: string): Promise<TestPostgres> {
     password: decodeURIComponent(u.password),
     database: decodeURIComponent(u.pathname.slice(1)) || 'postgres',
   };
+  rememberSecret(server.password);
   return onServer('external', server, (created) =>
     admin(server, async (c) => {
       for (const name of created) await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
