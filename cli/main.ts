@@ -1,6 +1,8 @@
 // The `pggit-ops` command line.
 import { Command, Option } from 'commander';
-import { loadConfig } from '../worker/config.ts';
+import { ConfigError, loadConfig } from '../worker/config.ts';
+import { payloadCodecs } from '../worker/payload-codec.ts';
+import { startCodecServer } from './codec-server.ts';
 import { createLogger, installRuntimeLogger } from '../worker/logging.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
 import { createWorkers } from '../worker/worker.ts';
@@ -63,6 +65,32 @@ program
     await workers.run(stop.signal);
     await connection.close();
   });
+
+program
+  .command('codec-server')
+  .description("serve the payload encryption codec (temporal.payload_encryption) over Temporal's remote codec protocol, so the Temporal UI and CLI can show encrypted payloads; until SIGINT/SIGTERM")
+  .option('--host <host>', 'address to listen on (whoever reaches it can decrypt)', '127.0.0.1')
+  .option('--port <port>', 'port to listen on', '8888')
+  .option('--origin <url>', 'a browser origin allowed to call it, e.g. the Temporal UI (repeatable)', collect, [])
+  .option('--token-env <name>', 'demand Authorization: Bearer <the value of this environment variable>')
+  .action(act(async (opts: { host: string; port: string; origin: string[]; tokenEnv?: string }) => {
+    const loaded = config();
+    const [codec] = payloadCodecs(loaded.config);
+    if (!codec) throw new ConfigError('temporal.payload_encryption is not configured: payloads are not encrypted, there is nothing to decode');
+    const port = Number(opts.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`--port ${opts.port}: must be a whole number from 1 to 65535`);
+    const token = opts.tokenEnv === undefined ? undefined : process.env[opts.tokenEnv];
+    if (opts.tokenEnv !== undefined && !token) throw new ConfigError(`--token-env ${opts.tokenEnv}: that environment variable is not set`);
+    const origins = opts.origin.length > 0 ? opts.origin : ['http://127.0.0.1:8233', 'http://localhost:8233'];
+    const server = await startCodecServer({ codec, host: opts.host, port, origins, token });
+    console.log(`codec server on ${server.url} (origins: ${origins.join(', ')}${token ? '; bearer token required' : ''})`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await server.close();
+    return ExitCode.Ok;
+  }));
 
 program
   .command('health')

@@ -84,6 +84,18 @@ const configSchema = z
         tls: tlsSchema.optional(),
         /** Name of the environment variable holding a Temporal Cloud API key. */
         api_key_env: envVarName.default('TEMPORAL_API_KEY'),
+        /**
+         * Present: every workflow payload is encrypted (AES-256-GCM) before it leaves the worker or
+         * the CLI, with the base64 32-byte key in this environment variable (worker/payload-codec.ts).
+         */
+        payload_encryption: z
+          .object({
+            key_env: envVarName,
+            /** Recorded with each payload, so keys can be rotated: old payloads name their key. */
+            key_id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"').default('default'),
+          })
+          .strict()
+          .optional(),
         task_queues: z
           .object({
             /** Short read-only checks. */

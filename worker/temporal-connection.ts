@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, type LoadedConfig } from './config.ts';
+import { payloadCodecs } from './payload-codec.ts';
 
 export interface TemporalConnectionOptions {
   address: string;
@@ -47,8 +48,9 @@ export function temporalConnectionOptions(loaded: LoadedConfig, env: NodeJS.Proc
 }
 
 export async function connectClient(loaded: LoadedConfig): Promise<Client> {
+  const codecs = payloadCodecs(loaded.config);   // before connecting: a missing key is a config error
   const connection = await Connection.connect(temporalConnectionOptions(loaded));
-  return new Client({ connection, namespace: loaded.config.temporal.namespace });
+  return new Client({ connection, namespace: loaded.config.temporal.namespace, dataConverter: { payloadCodecs: codecs } });
 }
 
 export function connectWorker(loaded: LoadedConfig): Promise<NativeConnection> {

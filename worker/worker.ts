@@ -7,6 +7,7 @@ import type { CheckDefinition } from '../activities/checks/define.ts';
 import { allChecks } from '../activities/checks/index.ts';
 import { TargetPools } from '../activities/pools.ts';
 import type { LoadedConfig } from './config.ts';
+import { payloadCodecs } from './payload-codec.ts';
 
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -42,6 +43,7 @@ export async function createWorkers(
   connection: NativeConnection,
   checks: readonly CheckDefinition[] = allChecks,
 ): Promise<Workers> {
+  const codecs = payloadCodecs(loaded.config);
   const pools = new TargetPools(loaded.config);
   const activities = createActivities(loaded, pools, checks);
   const workflowBundleCode = await workflowBundle();
@@ -54,6 +56,7 @@ export async function createWorkers(
         taskQueue,
         workflowBundle: workflowBundleCode,
         activities,
+        dataConverter: { payloadCodecs: codecs },
         // Cancellation reaches an activity with the answer to its heartbeat; the default throttle
         // (0.8 x heartbeat timeout) would let a cancelled restore run on for up to 24 s.
         maxHeartbeatThrottleInterval: '5 seconds',

@@ -18,7 +18,8 @@ Runtime.install({ logger: new DefaultLogger('WARN') });
 
 /**
  * Writes a real config file naming the test server's databases as targets (passwords in env vars
- * the file names, as in production) and loads it through the product's own loader.
+ * the file names, as in production) and loads it through the product's own loader. `extra` adds
+ * top-level keys; its `temporal` keys are added to the test server's.
  */
 export function testConfig(targets: Record<string, PgConnection>, extra: Record<string, unknown> = {}): LoadedConfig {
   const tag = randomBytes(4).toString('hex');
@@ -32,13 +33,14 @@ export function testConfig(targets: Record<string, PgConnection>, extra: Record<
   writeFileSync(
     file,
     stringify({
+      targets: fileTargets,
+      ...extra,
       temporal: {
         address: inject('temporalAddress'),
         namespace: inject('temporalNamespace'),
         task_queues: { checks: `checks-${tag}`, jobs: `jobs-${tag}` },
+        ...(extra.temporal as Record<string, unknown> | undefined),
       },
-      targets: fileTargets,
-      ...extra,
     }),
   );
   return loadConfig({ file, env: {} });
