@@ -15,6 +15,10 @@ export class TargetPools {
       pool = new pg.Pool({ ...connectionConfig(this.config, target), max: 4, idleTimeoutMillis: 30_000 });
       // An idle connection dropped by the server must not crash the worker; the next query reconnects.
       pool.on('error', () => undefined);
+      // Nor may one a step holds (a recovery drops the target database WITH (FORCE), an
+      // administrator runs pg_terminate_backend): its query fails the step, and the pool discards
+      // the client on release, as it is no longer queryable. pg-pool listens only on idle clients.
+      pool.on('connect', (client) => client.on('error', () => undefined));
       this.pools.set(target, pool);
     }
     return pool;

@@ -3,7 +3,8 @@
 // input can be hand-made, not only produced by the runbook loader.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { CheckDefinition, StepResult } from './checks/define.ts';
+import type pg from 'pg';
+import type { CheckDefinition, ServerCheckContext, StepResult } from './checks/define.ts';
 import type { StepInput } from '../workflows/runbook-types.ts';
 import type { TargetPools } from './pools.ts';
 import type { LoadedConfig } from '../worker/config.ts';
@@ -22,22 +23,18 @@ export function stepActivities(checks: readonly CheckDefinition[], pools: Target
         );
       }
       const activity = Context.current();
-      return pools.withTargetAndLedger(input.target, (db, ledger) =>
-        check.run(
-          {
-            target: input.target,
-            db,
-            ledger,
-            runId: input.runId,
-            stepId: input.stepId,
-            previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
-            heartbeat: (details) => activity.heartbeat(details),
-            signal: activity.cancellationSignal,
-            worker: { loaded, pools },
-          },
-          parsed.data,
-        ),
-      );
+      const context = (ledger: pg.Client): ServerCheckContext => ({
+        target: input.target,
+        ledger,
+        runId: input.runId,
+        stepId: input.stepId,
+        previousRunAt: input.previousRunAt ? new Date(input.previousRunAt) : undefined,
+        heartbeat: (details) => activity.heartbeat(details),
+        signal: activity.cancellationSignal,
+        worker: { loaded, pools },
+      });
+      if (check.targetSession === false) return pools.withLedger((ledger) => check.run(context(ledger), parsed.data));
+      return pools.withTargetAndLedger(input.target, (db, ledger) => check.run({ ...context(ledger), db }, parsed.data));
     };
   }
   return activities;

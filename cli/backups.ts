@@ -1,7 +1,19 @@
-// `pggit-ops backups list`: the backup catalog (pggit_ops.backups in the ledger database).
+// `pggit-ops backups list`: the backup catalog (pggit_ops.backups in the ledger database); and the
+// check of a backup chosen on the command line (`drill --backup`, `recover --backup`).
+import { findBackup, restoreRefusal, type RestoreRules } from '../activities/backup/catalog.ts';
 import type { LoadedConfig } from '../worker/config.ts';
-import { ExitCode } from './exit-codes.ts';
-import { withLedger } from './runs.ts';
+import { CliError, ExitCode } from './exit-codes.ts';
+import { assertTarget, withLedger } from './runs.ts';
+
+/**
+ * Refuses (exit 2, nothing started) a `--backup` the run would refuse anyway, so a typo or a wrong
+ * target costs no run and no approvals. The run's step checks again: the catalog may change before it.
+ */
+export async function checkChosenBackup(loaded: LoadedConfig, backupId: string, rules: RestoreRules): Promise<void> {
+  assertTarget(loaded, rules.target);
+  const refusal = await withLedger(loaded, async (db) => restoreRefusal(backupId, await findBackup(db, { backupId }), rules));
+  if (refusal) throw new CliError(ExitCode.BadInput, `--backup ${backupId}: ${refusal}`);
+}
 
 export async function listBackups(loaded: LoadedConfig, opts: { db?: string; json?: boolean }): Promise<ExitCode> {
   return withLedger(loaded, async (db) => {

@@ -14,7 +14,7 @@ import {
   type DecisionOptions, type RunOptions,
 } from './runs.ts';
 import { listSchedules, scheduleAction, syncSchedules, triggerAndFind } from './schedules.ts';
-import { listBackups } from './backups.ts';
+import { checkChosenBackup, listBackups } from './backups.ts';
 import { runbookRun } from '../workflows/runbook.ts';
 import { up } from './up.ts';
 import { allChecks } from '../activities/checks/index.ts';
@@ -138,11 +138,33 @@ program
 
 program
   .command('drill')
-  .description('restore drill (the drill runbook): restore the newest verified backup into a scratch database, prove it, report RTO and RPO')
+  .description('restore drill (the drill runbook): restore the newest verified backup (or --backup) into a scratch database, prove it, report RTO and RPO')
   .requiredOption('--db <name>', 'configured target name')
+  .option('--backup <id>', 'drill this full backup of the target (pggit-ops backups list) instead of the newest verified one')
   .option('--wait', 'follow the run to its end, showing progress')
   .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
-  .action(act((opts: { db: string; wait?: boolean; json?: boolean }) => runCommand(config(), 'drill', { db: opts.db, param: [], wait: opts.wait, json: opts.json })));
+  .action(act(async (opts: { db: string; backup?: string; wait?: boolean; json?: boolean }) => {
+    const loaded = config();
+    if (opts.backup !== undefined) await checkChosenBackup(loaded, opts.backup, { target: opts.db, verifiedOnly: false });
+    return runCommand(loaded, 'drill', { db: opts.db, param: opts.backup === undefined ? [] : [`backup_id=${opts.backup}`], wait: opts.wait, json: opts.json });
+  }));
+
+program
+  .command('recover')
+  .description('recover a target from a backup (the recover runbook): two DBAs approve, a safety backup is taken, the database is dropped and restored from the backup and verified; on failure it is put back from the safety backup. One recovery per target at a time')
+  .requiredOption('--db <name>', 'configured target name')
+  .requiredOption('--backup <id>', 'the verified full backup to restore (pggit-ops backups list)')
+  .option('--allow-other-target', 'restore a backup taken of another target (its database must have the same name)')
+  .option('--jobs <n>', 'parallel pg_restore jobs', '1')
+  .option('--wait', 'follow the run to its end, showing progress')
+  .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
+  .action(act(async (opts: { db: string; backup: string; allowOtherTarget?: boolean; jobs: string; wait?: boolean; json?: boolean }) => {
+    const loaded = config();
+    const allowOtherTarget = opts.allowOtherTarget ?? false;
+    await checkChosenBackup(loaded, opts.backup, { target: opts.db, verifiedOnly: true, allowOtherTarget });
+    const param = [`backup_id=${opts.backup}`, `allow_other_target=${allowOtherTarget}`, `jobs=${opts.jobs}`];
+    return runCommand(loaded, 'recover', { db: opts.db, param, wait: opts.wait, json: opts.json, exclusive: 'a recovery' });
+  }));
 
 program
   .command('backups')

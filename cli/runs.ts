@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
+} from '@temporalio/client';
 import pg from 'pg';
 import { allChecks } from '../activities/checks/index.ts';
 import { ledgerActivities } from '../activities/ledger.ts';
@@ -17,8 +19,9 @@ import { ConfigError, targets, type LoadedConfig } from '../worker/config.ts';
 import { connectClient } from '../worker/temporal-connection.ts';
 import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
+import { exclusiveRunbookRun } from '../workflows/exclusive-run.ts';
 import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
-import type { RunProgress, StepProgress } from '../workflows/runbook-types.ts';
+import type { RunbookInput, RunProgress, StepProgress } from '../workflows/runbook-types.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 import { currentIdentity } from './identity.ts';
 
@@ -112,28 +115,87 @@ async function follow(handle: WorkflowHandle<typeof runbookRun>, print: (line: s
   }
 }
 
-export interface RunOptions { db: string; param: string[]; wait?: boolean; json?: boolean }
+export interface RunOptions {
+  db: string;
+  param: string[];
+  wait?: boolean;
+  json?: boolean;
+  /**
+   * One such run per target at a time, under the lock `<runbook>/<target>` (workflows/exclusive-run.ts);
+   * what a refusal calls the run, e.g. "a recovery".
+   */
+  exclusive?: string;
+}
+
+/** Refuses (exit 2) a target the config does not name. */
+export function assertTarget(loaded: LoadedConfig, target: string): void {
+  if (!(target in targets(loaded.config))) {
+    throw new CliError(ExitCode.BadInput, `unknown target '${target}' (configured: ${Object.keys(targets(loaded.config)).join(', ')})`);
+  }
+}
 
 export async function runCommand(loaded: LoadedConfig, name: string, opts: RunOptions): Promise<ExitCode> {
-  if (!(opts.db in targets(loaded.config))) {
-    throw new CliError(ExitCode.BadInput, `unknown target '${opts.db}' (configured: ${Object.keys(targets(loaded.config)).join(', ')})`);
-  }
+  assertTarget(loaded, opts.db);
   const runbook = loadRunbook(runbookFile(name), { checks: allChecks, people: loaded.config.people, params: parseParams(opts.param) });
   const initiator = currentIdentity(loaded.config);
   return withClient(loaded, async (client) => {
-    const handle = await client.workflow.start(runbookRun, {
-      taskQueue: loaded.config.temporal.task_queues.checks,
-      workflowId: `${runbook.name}/${opts.db}/${timeSuffix()}`,
-      args: [{ runbook, target: opts.db, initiator, queues: loaded.config.temporal.task_queues }],
-    });
+    const taskQueue = loaded.config.temporal.task_queues.checks;
+    const runId = `${runbook.name}/${opts.db}/${timeSuffix()}`;
+    const input: RunbookInput = { runbook, target: opts.db, initiator, queues: loaded.config.temporal.task_queues };
+    const lock = opts.exclusive ? await startExclusive(client, { taskQueue, runId, input, what: `${opts.exclusive} of ${opts.db}` }) : undefined;
+    const handle = lock ? client.workflow.getHandle<typeof runbookRun>(runId) : await client.workflow.start(runbookRun, { taskQueue, workflowId: runId, args: [input] });
     const print = opts.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-    print(`started ${handle.workflowId} (${runbook.name} on ${opts.db}, by ${initiator})`);
+    print(`started ${handle.workflowId} (${runbook.name} on ${opts.db}, by ${initiator}${lock ? `, under lock ${lock.workflowId}` : ''})`);
     if (!opts.wait) {
       if (opts.json) console.log(JSON.stringify({ runId: handle.workflowId, status: 'running' }));
       return ExitCode.Ok;
     }
+    if (lock) await startedBy(lock, handle);
     return awaitRun(loaded, handle, opts);
   });
+}
+
+/**
+ * Starts the lock workflow of an exclusive run (workflows/exclusive-run.ts), which starts the run
+ * itself as its child. Refuses (exit 2, nothing started) while another run holds the lock.
+ */
+async function startExclusive(
+  client: Client,
+  s: { taskQueue: string; runId: string; input: RunbookInput; what: string },
+): Promise<WorkflowHandle<typeof exclusiveRunbookRun>> {
+  const lockId = `${s.input.runbook.name}/${s.input.target}`;
+  try {
+    return await client.workflow.start(exclusiveRunbookRun, {
+      taskQueue: s.taskQueue,
+      workflowId: lockId,
+      args: [{ runId: s.runId, run: s.input }],
+      // The memo names the run for whoever finds the lock taken.
+      memo: { runId: s.runId },
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'FAIL',
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    const running = (await client.workflow.getHandle(lockId).describe()).memo?.runId;
+    throw new CliError(ExitCode.BadInput, `${s.what} is already running: ${typeof running === 'string' ? running : lockId}`);
+  }
+}
+
+/** Waits until the lock has started the run (on its first workflow task: until then the run does not exist). */
+async function startedBy(lock: WorkflowHandle<typeof exclusiveRunbookRun>, run: WorkflowHandle<typeof runbookRun>): Promise<void> {
+  for (;;) {
+    try {
+      await run.describe();
+      return;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+    if ((await lock.describe()).status.name !== 'RUNNING') {
+      await lock.result();
+      throw new Error(`${lock.workflowId} ended without starting ${run.workflowId}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 /** Follows a started run to its end, then prints its report from the ledger; the exit code is the run's. */

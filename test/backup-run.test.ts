@@ -1,7 +1,8 @@
 // `pggit-ops backup` and `pggit-ops drill` end to end on a real worker: verified full and
 // pggit-only backups into the store, listed, found by the daily check; a drill restores the newest
-// into a scratch database, proves it and reports RTO and RPO; a damaged backup fails the drill.
-import { existsSync, mkdtempSync, openSync, readSync, writeSync, closeSync, statSync } from 'node:fs';
+// (or a chosen one) into a scratch database, proves it and reports RTO and RPO; a damaged backup
+// fails the drill.
+import { existsSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
 import pg from 'pg';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -83,6 +84,36 @@ describe('pggit-ops drill', () => {
       expect(report.steps.find((s) => s.id === 'pitr_readiness')!.findings.map((f) => f.code)).toContain('archive_mode_off');
       expect(await scratchDatabases()).toEqual([]);
     });
+  });
+
+  it('drill --backup drills the chosen backup; one it cannot drill is refused by the CLI and by the step', async () => {
+    // Retention keeps one backup a day, so the newer backup is taken without it.
+    const runbooks = mkdtempSync(path.join(tmpdir(), 'pggit-ops-runbooks-'));
+    writeFileSync(path.join(runbooks, 'full-only.yaml'), 'name: full-only\ndescription: a full backup, no retention\nsteps:\n  - { id: full, title: Full backup, activity: backupDatabase }\n');
+    await withWorkers(loaded, async () => {
+      expect((await cli(['run', path.join(runbooks, 'full-only.yaml'), '--db', 'app', '--wait'])).exitCode).toBe(0);
+      const listed = JSON.parse((await cli(['backups', 'list', '--db', 'app', '--json'])).stdout) as Array<{ backup_id: string; kind: string; verified: boolean }>;
+      const fulls = listed.filter((b) => b.kind === 'full' && b.verified);
+      expect(fulls.length).toBe(2);
+      const older = fulls[1]!.backup_id; // the list is newest first: without --backup the drill would take fulls[0]
+      const run = await cli(['drill', '--db', 'app', '--backup', older, '--wait', '--json']);
+      const report = JSON.parse(run.stdout) as Report;
+      expect(report.status, run.stderr).toBe('succeeded');
+      expect(report.steps.find((s) => s.id === 'restore_drill')!.data).toMatchObject({ performed: true, backup_id: older });
+
+      // The same refusal inside the run, for a run started without the CLI's check.
+      const inRun = await cli(['run', 'drill', '--db', 'app', '--param', 'backup_id=no-such-backup', '--wait', '--json']);
+      expect(inRun.exitCode).toBe(1);
+      expect((JSON.parse(inRun.stdout) as { error: string }).error).toContain("backup_id: no backup 'no-such-backup' in the catalog");
+    });
+    const unknown = await cli(['drill', '--db', 'app', '--backup', 'no-such-backup']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("--backup no-such-backup: no backup 'no-such-backup' in the catalog (pggit-ops backups list --db app)");
+    const listed = JSON.parse((await cli(['backups', 'list', '--db', 'app', '--json'])).stdout) as Array<{ backup_id: string; kind: string }>;
+    const pggitOnly = listed.find((b) => b.kind === 'pggit')!.backup_id;
+    const partial = await cli(['drill', '--db', 'app', '--backup', pggitOnly]);
+    expect(partial.exitCode).toBe(2);
+    expect(partial.stderr).toContain(`backup ${pggitOnly} holds the pggit schema alone`);
   });
 
   it('fails the drill with a clear finding when the backup file is damaged', async () => {

@@ -65,6 +65,6 @@ export function pgBinDir(): string {
   return dir;
 }
 
-export function pgBin(name: 'initdb' | 'pg_ctl' | 'pg_dump' | 'pg_restore' | 'psql' | 'pg_isready' | 'pg_amcheck'): string {
+export function pgBin(name: 'initdb' | 'pg_ctl' | 'pg_dump' | 'pg_restore' | 'psql' | 'pg_isready' | 'pg_amcheck' | 'pgbench'): string {
   return path.join(pgBinDir(), name);
 }

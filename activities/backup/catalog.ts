@@ -107,6 +107,33 @@ export async function latestBackup(
   return rows[0] && toRecord(rows[0]);
 }
 
+/** What a restore of a chosen backup requires of it. */
+export interface RestoreRules {
+  /** The target whose database the backup is to become (or, for a drill, be compared with). */
+  target: string;
+  /** Only a backup whose verification passed (a recovery replaces a real database with it). */
+  verifiedOnly: boolean;
+  /** A backup of another target: refused unless true; when false, the refusal says how to allow it. Undefined: never allowed. */
+  allowOtherTarget?: boolean;
+}
+
+/**
+ * Why the chosen backup `backupId` (`backup` as the catalog holds it) cannot be restored under
+ * `rules`, or undefined when it can. The message names the backup and says what to do instead.
+ */
+export function restoreRefusal(backupId: string, backup: BackupRecord | undefined, rules: RestoreRules): string | undefined {
+  if (!backup) return `no backup '${backupId}' in the catalog (pggit-ops backups list --db ${rules.target})`;
+  if (backup.status !== 'succeeded') return `backup ${backupId} is ${backup.status}: only a succeeded backup has a file to restore`;
+  if (backup.kind !== 'full') return `backup ${backupId} holds the pggit schema alone: only a full backup restores a whole database`;
+  if (backup.target !== rules.target && rules.allowOtherTarget !== true) {
+    return `backup ${backupId} is of target '${backup.target}', not '${rules.target}'${rules.allowOtherTarget === false ? ' (allow_other_target: true restores it anyway)' : ''}`;
+  }
+  if (rules.verifiedOnly && !backup.verified) {
+    return `backup ${backupId} is not verified${backup.verifiedAt ? ` (its verification at ${backup.verifiedAt} failed)` : ''}: only a verified backup is restored over a target`;
+  }
+  return undefined;
+}
+
 /**
  * Heartbeats every second with what `details` reads, until the returned function is called:
  * Temporal declares an activity lost when its heartbeats stop, and a long dump or read is silent.

@@ -49,7 +49,10 @@ export interface CheckContext {
   worker?: { loaded: LoadedConfig; pools: TargetPools };
 }
 
-export interface CheckDefinition<Args extends z.ZodType = z.ZodType> {
+/** The context of a check that opens its own sessions on the target's server: no `db`. */
+export type ServerCheckContext = Omit<CheckContext, 'db'>;
+
+interface CheckBase<Args extends z.ZodType> {
   /** Activity name used in runbooks (`activity: performanceAlerts`). */
   name: string;
   description: string;
@@ -57,8 +60,22 @@ export interface CheckDefinition<Args extends z.ZodType = z.ZodType> {
   kind: 'check' | 'job';
   /** Arguments a runbook step may pass; validated when the runbook is loaded. */
   args: Args;
-  run(ctx: CheckContext, args: z.infer<Args>): Promise<StepResult>;
 }
+
+export type CheckDefinition<Args extends z.ZodType = z.ZodType> =
+  | (CheckBase<Args> & {
+      /** Default: the step runs with a pooled session on the target database, `ctx.db`. */
+      targetSession?: true;
+      run(ctx: CheckContext, args: z.infer<Args>): Promise<StepResult>;
+    })
+  | (CheckBase<Args> & {
+      /**
+       * The step opens its own sessions: it drops and recreates the target database (a recovery),
+       * which may be missing when the step starts, and would terminate a pooled session on it.
+       */
+      targetSession: false;
+      run(ctx: ServerCheckContext, args: z.infer<Args>): Promise<StepResult>;
+    });
 
 export function defineCheck<Args extends z.ZodType>(definition: CheckDefinition<Args>): CheckDefinition<Args> {
   return definition;

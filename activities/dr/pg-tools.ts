@@ -93,6 +93,14 @@ export function pgToolEnv(config: Config, ref: DbRef): Record<string, string> {
   return { ...Object.fromEntries(inherited), LC_ALL: 'C', ...libpqEnv(config, ref) };
 }
 
+/** The name of `target`'s own database, as libpq (pg_dump, pg_restore) connects to it: without one, libpq takes the user's name. */
+export function databaseName(config: Config, target: string): string {
+  const env = libpqEnv(config, { target });
+  const name = env.PGDATABASE ?? env.PGUSER;
+  if (name === undefined) throw new ConfigError(`target '${target}': no database name (and no user name to default to)`);
+  return name;
+}
+
 export interface ToolRun {
   exitCode: number;
   stdout: string;

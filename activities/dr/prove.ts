@@ -6,12 +6,16 @@
 //
 // The source is compared as it is now, so changes it received after the backup was taken show up
 // as differences: drill with a fresh backup, or read a difference next to the backup's age.
+//
+// A recovery's proof (proveRecovered) has no source to compare with, since the restored database
+// replaced it: the same pggit checks, and the schema compared with the backup's own.
 import { accessSync, constants } from 'node:fs';
 import type pg from 'pg';
 import { pgBin } from '../../worker/tools.ts';
 import type { Finding, Severity } from '../checks/define.ts';
 import { capped, formatBytes } from '../checks/shared.ts';
-import { pgToolEnv, runPgTool, withSession, type DbRef, type DrContext } from './pg-tools.ts';
+import { pgToolEnv, runPgTool, withSession, type DbRef, type DrContext, type ToolRun } from './pg-tools.ts';
+import type { ArchiveContents, BackupFile } from './restore.ts';
 import { assertScratch, type ScratchDatabase } from './scratch.ts';
 
 /** pggit-ops' own ledger: the drill's run writes to it while comparing, so its rows always differ. */
@@ -41,22 +45,52 @@ export interface ProofResult {
   measurements: ProofMeasurements;
 }
 
+/** What a restored database is compared with: the database it was dumped from, or the backup itself. */
+interface Origin {
+  /** 'source' or 'backup', as messages name it. */
+  label: string;
+  hasPggit(): Promise<boolean>;
+  /** Its schema as `pg_dump --schema-only` writes it. */
+  schema(): Promise<ToolRun>;
+}
+
+const hasPggit = `SELECT to_regprocedure('pggit.verify_database_integrity()') IS NOT NULL AS present`;
+
+/** The drill's source database as it is now. */
+function sourceDatabase(ctx: DrContext, source: DbRef): Origin {
+  return {
+    label: 'source',
+    hasPggit: () => withSession(ctx.config, source, ctx.signal, async (s) => (await s.query<{ present: boolean }>(hasPggit)).rows[0]!.present),
+    schema: () => runPgTool(ctx, 'pg_dump', ['--schema-only'], { env: pgToolEnv(ctx.config, source), phase: 'schema dump of the source' }),
+  };
+}
+
+/** A backup file, read by pg_restore, which writes its schema as pg_dump wrote it. */
+function backupArchive(ctx: DrContext, backup: BackupFile, contents: ArchiveContents, ref: DbRef): Origin {
+  return {
+    label: 'backup',
+    hasPggit: async () => contents.entries.some((entry) => /^\d+; \d+ \d+ SCHEMA - pggit /.test(entry)),
+    schema: () => runPgTool(ctx, 'pg_restore', ['--schema-only', `--format=${backup.format}`, '--file=-', backup.path], { env: pgToolEnv(ctx.config, ref), phase: 'schema of the backup' }),
+  };
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = performance.now();
+  const value = await fn();
+  return [value, Math.round(performance.now() - started)];
+}
+
 /** Proves the scratch database restored from `source` (a target name); see the file header. */
 export async function proveRestore(ctx: DrContext, input: { source: string; scratch: ScratchDatabase }): Promise<ProofResult> {
   assertScratch(input.scratch.database);
-  const source: DbRef = { target: input.source };
+  const source = sourceDatabase(ctx, { target: input.source });
   const scratch: DbRef = input.scratch;
   const checksumMaxTableBytes = ctx.config.backups.checksum_max_table_bytes;
   await removeAmcheck(ctx.config, input.scratch);
-  const timed = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
-    const started = performance.now();
-    const value = await fn();
-    return [value, Math.round(performance.now() - started)];
-  };
 
   const [pggit, integrityMs] = await timed(() => pggitProofs(ctx, source, scratch));
   const [schema, schemaMs] = await timed(() => compareSchemas(ctx, source, scratch));
-  const [data, dataMs] = await timed(() => compareData(ctx, source, scratch, checksumMaxTableBytes));
+  const [data, dataMs] = await timed(() => compareData(ctx, { target: input.source }, scratch, checksumMaxTableBytes));
   const [amcheck, amcheckMs] = await timed(() => runAmcheck(ctx, input.scratch));
 
   const findings = [...pggit, ...schema, ...data.findings, amcheck.finding];
@@ -78,17 +112,36 @@ export async function proveRestore(ctx: DrContext, input: { source: string; scra
   };
 }
 
-const hasPggit = `SELECT to_regprocedure('pggit.verify_database_integrity()') IS NOT NULL AS present`;
+export interface RecoveryProof {
+  /** No critical finding. */
+  pass: boolean;
+  findings: Finding[];
+  measurements: Pick<ProofMeasurements, 'integrityMs' | 'schemaMs'>;
+}
+
+/**
+ * Proves a recovered database against the backup it was restored from: pggit's integrity and
+ * dependency checks, and its schema line for line the backup's. Rows are not compared: the archive
+ * holds no counts, reading it whole again would cost as much as the restore did, and pg_restore
+ * reported every row it failed to load. Nor is amcheck run, which would install an extension into
+ * the live database: the drills prove the backups that way.
+ */
+export async function proveRecovered(ctx: DrContext, input: { restored: DbRef; backup: BackupFile; contents: ArchiveContents }): Promise<RecoveryProof> {
+  const backup = backupArchive(ctx, input.backup, input.contents, input.restored);
+  const [pggit, integrityMs] = await timed(() => pggitProofs(ctx, backup, input.restored));
+  const [schema, schemaMs] = await timed(() => compareSchemas(ctx, backup, input.restored));
+  const findings = [...pggit, ...schema];
+  return { pass: !findings.some((f) => f.severity === 'critical'), findings, measurements: { integrityMs, schemaMs } };
+}
 
 /** pggit.verify_database_integrity() and the guide's "Check for missing dependencies", verbatim. */
-async function pggitProofs(ctx: DrContext, source: DbRef, scratch: DbRef): Promise<Finding[]> {
-  return withSession(ctx.config, scratch, ctx.signal, async (db) => {
+async function pggitProofs(ctx: DrContext, origin: Origin, restored: DbRef): Promise<Finding[]> {
+  return withSession(ctx.config, restored, ctx.signal, async (db) => {
     if (!(await db.query<{ present: boolean }>(hasPggit)).rows[0]!.present) {
-      const inSource = await withSession(ctx.config, source, ctx.signal, async (s) => (await s.query<{ present: boolean }>(hasPggit)).rows[0]!.present);
       return [
-        inSource
-          ? { code: 'pggit_missing', severity: 'critical', message: 'pggit is installed in the source but missing from the restored copy' }
-          : { code: 'pggit_not_installed', severity: 'info', message: 'the source does not carry pggit: its integrity checks do not apply' },
+        (await origin.hasPggit())
+          ? { code: 'pggit_missing', severity: 'critical', message: `pggit is installed in the ${origin.label} but missing from the restored copy` }
+          : { code: 'pggit_not_installed', severity: 'info', message: `the ${origin.label} does not carry pggit: its integrity checks do not apply` },
       ];
     }
     ctx.heartbeat({ phase: 'pggit integrity' });
@@ -160,22 +213,26 @@ function surplus(lines: string[], other: string[]): string[] {
 }
 
 /**
- * Both sides dumped with pg_dump --schema-only and compared as multisets of lines: pg_dump's order
- * may differ where it breaks ties by OID, which a restore changes, but a line that is on one side
- * only is a real difference. The evidence is the first such lines and where the dumps first part.
+ * Both sides' schemas as pg_dump --schema-only writes them, compared as multisets of lines:
+ * pg_dump's order may differ where it breaks ties by OID, which a restore changes, but a line that
+ * is on one side only is a real difference. The evidence is the first such lines and where the
+ * dumps first part. `only_in_source` holds the origin's lines (the source's, or the backup's).
  */
-async function compareSchemas(ctx: DrContext, source: DbRef, scratch: DbRef): Promise<Finding[]> {
-  const dump = async (ref: DbRef, side: string) => {
-    const run = await runPgTool(ctx, 'pg_dump', ['--schema-only'], { env: pgToolEnv(ctx.config, ref), phase: `schema dump of the ${side}` });
+async function compareSchemas(ctx: DrContext, origin: Origin, restoredRef: DbRef): Promise<Finding[]> {
+  const read = async (side: string, dump: () => Promise<ToolRun>) => {
+    const run = await dump();
     return { side, run, lines: normalisedSchema(run.stdout) };
   };
-  const [src, restored] = await Promise.all([dump(source, 'source'), dump(scratch, 'restored copy')]);
+  const [src, restored] = await Promise.all([
+    read(origin.label, origin.schema),
+    read('restored copy', () => runPgTool(ctx, 'pg_dump', ['--schema-only'], { env: pgToolEnv(ctx.config, restoredRef), phase: 'schema dump of the restored copy' })),
+  ]);
   const failed = [src, restored].filter((d) => d.run.exitCode !== 0);
   if (failed.length > 0) {
     return failed.map((d) => ({
       code: 'schema_dump_failed',
       severity: 'critical',
-      message: `pg_dump --schema-only of the ${d.side} failed, so the schemas were not compared: ${d.run.stderr.trim().split('\n')[0]}`,
+      message: `the schema of the ${d.side} could not be read, so the schemas were not compared: ${d.run.stderr.trim().split('\n')[0]}`,
       details: { side: d.side, exit_code: d.run.exitCode, stderr: d.run.stderr.trim().split('\n').slice(0, 10) },
     }));
   }
@@ -189,7 +246,7 @@ async function compareSchemas(ctx: DrContext, source: DbRef, scratch: DbRef): Pr
     {
       code: 'schema_differs',
       severity: 'critical',
-      message: `the restored schema differs from the source: ${onlyInSource.length} lines only in the source, ${onlyInRestored.length} only in the restored copy; the first: ${first}`,
+      message: `the restored schema differs from the ${origin.label}: ${onlyInSource.length} lines only in the ${origin.label}, ${onlyInRestored.length} only in the restored copy; the first: ${first}`,
       details: {
         only_in_source: onlyInSource.slice(0, 20),
         only_in_source_count: onlyInSource.length,

@@ -1,10 +1,11 @@
-// Restores a backup file into a drill's scratch database with pg_restore, as an operator would in a
-// disaster: owners and privileges as dumped (a drill that strips them proves less than the real
-// thing), every error reported rather than stopping at the first, the time it took (the RTO) and
-// the backup's own creation time from its header (the RPO of restoring it now).
+// Restores a backup file with pg_restore, as an operator would in a disaster, into a drill's
+// scratch database or, for a recovery, as the database itself recreated from the archive: owners
+// and privileges as dumped (a drill that strips them proves less than the real thing), every error
+// reported rather than stopping at the first, the time it took (the RTO) and the backup's own
+// creation time from its header (the RPO of restoring it now).
 import type { Finding } from '../checks/define.ts';
 import { capped } from '../checks/shared.ts';
-import { pgToolEnv, runPgTool, type DrContext } from './pg-tools.ts';
+import { pgToolEnv, runPgTool, type DbRef, type DrContext, type ToolRun } from './pg-tools.ts';
 import { assertScratch, type ScratchDatabase } from './scratch.ts';
 
 export interface BackupFile {
@@ -31,6 +32,49 @@ export interface RestoreResult {
   measurements: RestoreMeasurements;
 }
 
+/**
+ * The database a recovery's `pg_restore --create` connects to first, to issue CREATE DATABASE, and
+ * where a recovery's other statements on the target's server run (a database cannot drop itself).
+ */
+export const MAINTENANCE_DATABASE = 'postgres';
+
+/**
+ * Where a restore goes: an empty scratch database (a drill), or, for a recovery, `database` on the
+ * target's server recreated by pg_restore from the archive's own entry (`--create`): encoding,
+ * locale, owner, grants, settings and comment as they were backed up. The database must not exist.
+ */
+export type RestoreDestination = { scratch: ScratchDatabase } | { recreate: { target: string; database: string } };
+
+/** What `pg_restore --list --create` says about an archive. */
+export interface ArchiveContents {
+  /** When pg_dump started (its data is as of then); null when the header does not say. */
+  createdAt: Date | null;
+  /** The dumped database: its name and its OID on the server it was dumped from. */
+  database: { name: string; oid: number } | null;
+  /** The table of contents, one line per entry (`ID; CLASS OID TYPE SCHEMA NAME OWNER`). */
+  entries: string[];
+}
+
+/**
+ * Reads an archive's table of contents (`--create` lists the database's own entry too), or the
+ * run that failed to: a damaged header or a missing file shows here before anything is restored.
+ * TZ=UTC makes pg_restore print the creation time in UTC.
+ */
+export async function readArchive(ctx: Pick<DrContext, 'config' | 'heartbeat' | 'signal'>, backup: BackupFile, ref: DbRef): Promise<{ contents: ArchiveContents } | { failed: ToolRun }> {
+  const run = await runPgTool(ctx, 'pg_restore', ['--list', '--create', `--format=${backup.format}`, backup.path], { env: { ...pgToolEnv(ctx.config, ref), TZ: 'UTC' }, phase: 'read backup' });
+  if (run.exitCode !== 0) return { failed: run };
+  const created = /^; Archive created at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/m.exec(run.stdout);
+  const name = /^;\s+dbname: (.*)$/m.exec(run.stdout)?.[1];
+  const oid = /^\d+; 1262 (\d+) DATABASE /m.exec(run.stdout)?.[1];
+  return {
+    contents: {
+      createdAt: created ? new Date(`${created[1]}T${created[2]}Z`) : null,
+      database: name !== undefined && oid !== undefined ? { name, oid: Number(oid) } : null,
+      entries: run.stdout.split('\n').filter((line) => /^\d+;/.test(line)),
+    },
+  };
+}
+
 /** One error of pg_restore: its message and the lines after it (usually "Command was: ..."). */
 interface RestoreError {
   message: string;
@@ -49,24 +93,34 @@ function restoreErrors(stderr: string): RestoreError[] {
 
 const missingRole = (e: RestoreError) => /role "(.+)" does not exist/.exec(e.message)?.[1];
 
+/** What pg_restore connects to, how it is told, and the database the restore ends up in. */
+function destinationOf(into: RestoreDestination): { ref: DbRef; args: string[]; database: string } {
+  if ('scratch' in into) {
+    // pg_restore runs what the archive holds: into a scratch database, never an existing real one.
+    assertScratch(into.scratch.database);
+    return { ref: into.scratch, args: [`--dbname=${into.scratch.database}`], database: into.scratch.database };
+  }
+  const { target, database } = into.recreate;
+  return { ref: { target, database: MAINTENANCE_DATABASE }, args: ['--create', `--dbname=${MAINTENANCE_DATABASE}`], database };
+}
+
 /**
- * Restores `backup` into the scratch database with `jobs` parallel workers (default 1). Never
- * throws for a bad backup: an unreadable archive, SQL errors and an aborted restore are findings.
+ * Restores `backup` into its destination with `jobs` parallel workers (default 1). Never throws
+ * for a bad backup: an unreadable archive, SQL errors and an aborted restore are findings.
  * Throws the abort reason when ctx.signal aborts, after pg_restore has been killed.
  */
-export async function restoreInto(ctx: DrContext, input: { scratch: ScratchDatabase; backup: BackupFile; jobs?: number }): Promise<RestoreResult> {
-  const { scratch, backup } = input;
+export async function restoreInto(ctx: DrContext, input: RestoreDestination & { backup: BackupFile; jobs?: number }): Promise<RestoreResult> {
+  const { backup } = input;
   const jobs = input.jobs ?? 1;
-  // pg_restore runs what the archive holds: only ever into a scratch database.
-  assertScratch(scratch.database);
-  const env = pgToolEnv(ctx.config, scratch);
-  const format = `--format=${backup.format}`;
+  const destination = destinationOf(input);
+  const env = pgToolEnv(ctx.config, destination.ref);
   const measurements: RestoreMeasurements = { restoreMs: 0, jobs, backupCreatedAt: null, backupAgeSeconds: null, errors: 0 };
 
   // The table of contents first: a damaged header or a missing file is reported before anything is
-  // restored, and the header dates the data. TZ=UTC makes pg_restore print that date in UTC.
-  const list = await runPgTool(ctx, 'pg_restore', ['--list', format, backup.path], { env: { ...env, TZ: 'UTC' }, phase: 'read backup' });
-  if (list.exitCode !== 0) {
+  // restored, and the header dates the data.
+  const archive = await readArchive(ctx, backup, destination.ref);
+  if ('failed' in archive) {
+    const list = archive.failed;
     const errors = restoreErrors(list.stderr);
     return {
       ok: false,
@@ -81,14 +135,13 @@ export async function restoreInto(ctx: DrContext, input: { scratch: ScratchDatab
       measurements,
     };
   }
-  const created = /^; Archive created at (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) UTC$/m.exec(list.stdout);
+  const created = archive.contents.createdAt;
   if (created) {
-    const at = new Date(`${created[1]}T${created[2]}Z`);
-    measurements.backupCreatedAt = at.toISOString();
-    measurements.backupAgeSeconds = Math.max(0, Math.round((Date.now() - at.getTime()) / 1000));
+    measurements.backupCreatedAt = created.toISOString();
+    measurements.backupAgeSeconds = Math.max(0, Math.round((Date.now() - created.getTime()) / 1000));
   }
 
-  const run = await runPgTool(ctx, 'pg_restore', ['--verbose', format, `--jobs=${jobs}`, `--dbname=${scratch.database}`, backup.path], { env, phase: 'restore' });
+  const run = await runPgTool(ctx, 'pg_restore', ['--verbose', `--format=${backup.format}`, `--jobs=${jobs}`, ...destination.args, backup.path], { env, phase: 'restore' });
   measurements.restoreMs = run.ms;
   const errors = restoreErrors(run.stderr);
   measurements.errors = errors.length;
@@ -132,8 +185,8 @@ export async function restoreInto(ctx: DrContext, input: { scratch: ScratchDatab
     findings.push({
       code: 'restore_completed',
       severity: 'info',
-      message: `restored ${backup.path} into ${scratch.database} in ${(run.ms / 1000).toFixed(1)} s`,
-      details: { ...measurements, scratch },
+      message: `restored ${backup.path} into ${destination.database} in ${(run.ms / 1000).toFixed(1)} s`,
+      details: { ...measurements, database: destination.database },
     });
   }
   return { ok, findings, measurements };

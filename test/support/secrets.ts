@@ -3,7 +3,8 @@
 // (issue: secrets must never reach workflow input or history).
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+// The default import: @temporalio/proto is CommonJS, whose named exports Node's ESM loader (tsx, scripts) cannot see.
+import proto from '@temporalio/proto';
 
 /** Set by global-setup for the test processes; unset outside vitest (scripts), where this is a no-op. */
 export const SECRETS_FILE_ENV = 'PGGIT_OPS_TEST_SECRETS_FILE';
@@ -32,7 +33,7 @@ export async function scanHistories(client: Client, secrets: readonly string[]):
   let histories = 0;
   for await (const execution of client.workflow.list()) {
     const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-    const bytes = Buffer.from(temporal.api.history.v1.History.encode(history).finish());
+    const bytes = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
     histories++;
     for (const { secret, bytes: needle } of needles) {
       if (bytes.includes(needle)) hits.push({ workflowId: execution.workflowId, runId: execution.runId, secret: `${secret.slice(0, 2)}... (${secret.length} chars)` });

@@ -7,11 +7,29 @@ import { runBackup } from '../../backup/dump.ts';
 import { applyRetention } from '../../backup/retention.ts';
 import { verifyBackup } from '../../backup/verify.ts';
 import type { BackupContext } from '../../backup/catalog.ts';
-import { defineCheck, type CheckContext } from '../define.ts';
+import type { DrContext } from '../../dr/pg-tools.ts';
+import { defineCheck, type ServerCheckContext } from '../define.ts';
 
-export function backupContext(ctx: CheckContext): BackupContext {
+export function backupContext(ctx: ServerCheckContext): BackupContext {
   if (!ctx.worker) throw new Error(`step ${ctx.stepId} needs the worker's config and pools (run it from a worker)`);
   return { config: ctx.worker.loaded.config, baseDir: ctx.worker.loaded.baseDir, pools: ctx.worker.pools, heartbeat: ctx.heartbeat, signal: ctx.signal };
+}
+
+/**
+ * Runs a restore step (drill, recovery) with the backup context and a DrContext whose progress is
+ * repeated to Temporal every second: one long table checksum, catalog query or DROP can outlast a
+ * short heartbeat timeout, and while this process is alive it says so.
+ */
+export async function withDrContext<T>(ctx: ServerCheckContext, fn: (context: BackupContext & { dr: DrContext }) => Promise<T>): Promise<T> {
+  const backup = backupContext(ctx);
+  let progress: unknown = { phase: 'starting' };
+  const ticker = setInterval(() => ctx.heartbeat(progress), 1000);
+  const dr = { config: backup.config, heartbeat: (details?: unknown) => ctx.heartbeat((progress = details)), signal: ctx.signal };
+  try {
+    return await fn({ ...backup, dr });
+  } finally {
+    clearInterval(ticker);
+  }
 }
 
 export const backupDatabase = defineCheck({

@@ -1,58 +1,51 @@
 // "Test disaster recovery procedures", for real: restore the newest verified full backup of the
-// target into a scratch database, prove it (pggit integrity, the guide's dependency query,
-// pg_amcheck, schema / row count / checksum comparison with the source), measure RTO and RPO, and
-// drop the scratch database whatever happens. A retried attempt (the worker died) first drops what
-// an earlier attempt of the same step left; dropOrphanedScratch sweeps older leftovers.
+// target (or a chosen one) into a scratch database, prove it (pggit integrity, the guide's
+// dependency query, pg_amcheck, schema / row count / checksum comparison with the source), measure
+// RTO and RPO, and drop the scratch database whatever happens. A retried attempt (the worker died)
+// first drops what an earlier attempt of the same step left; dropOrphanedScratch sweeps older
+// leftovers.
 import path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
-import { findBackup, latestBackup } from '../../backup/catalog.ts';
+import { findBackup, latestBackup, restoreRefusal, type BackupContext } from '../../backup/catalog.ts';
 import { storeDir } from '../../backup/store.ts';
 import { proveRestore } from '../../dr/prove.ts';
 import { restoreInto } from '../../dr/restore.ts';
 import { createScratch, drillServer, dropOrphanedScratch, dropScratch, scratchName } from '../../dr/scratch.ts';
 import { defineCheck, type CheckContext, type StepResult } from '../define.ts';
-import type { Config } from '../../../worker/config.ts';
-import type { TargetPools } from '../../pools.ts';
 import type { DrContext } from '../../dr/pg-tools.ts';
-import { backupContext } from './backup-database.ts';
+import { withDrContext } from './backup-database.ts';
 
 export const restoreDrill = defineCheck({
   name: 'restoreDrill',
-  description: 'Restores the newest verified backup into a scratch database, proves it, reports RTO and RPO, drops the scratch database',
+  description: 'Restores the newest verified backup (or a chosen one) into a scratch database, proves it, reports RTO and RPO, drops the scratch database',
   kind: 'job',
   args: z
     .object({
-      /** A chosen backup instead of the newest verified one. */
-      backup_id: z.string().min(1).optional(),
+      /** A chosen full backup of the target instead of the newest verified one; empty means the newest (the drill runbook's default). */
+      backup_id: z.string().optional(),
       /** Parallel pg_restore jobs (1 measures the most conservative RTO). */
       jobs: z.number().int().min(1).max(32).default(1),
       /** Scratch databases older than this, left by crashed drills, are dropped first. */
       orphan_minutes: z.number().int().min(1).default(60),
     })
     .strict(),
-  async run(ctx, args) {
-    const { config, baseDir, pools } = backupContext(ctx);
-    // One long table checksum or catalog query can outlast a short heartbeat timeout; while this
-    // process is alive it says so every second, repeating the latest progress it was given.
-    let progress: unknown = { phase: 'starting' };
-    const ticker = setInterval(() => ctx.heartbeat(progress), 1000);
-    const dr = { config, heartbeat: (details?: unknown) => ctx.heartbeat((progress = details)), signal: ctx.signal };
-    try {
-      return await drill(ctx, args, { config, baseDir, pools, dr });
-    } finally {
-      clearInterval(ticker);
-    }
-  },
+  run: (ctx, args) => withDrContext(ctx, (context) => drill(ctx, args, context)),
 });
 
 async function drill(
   ctx: CheckContext,
   args: { backup_id?: string; jobs: number; orphan_minutes: number },
-  { config, baseDir, pools, dr }: { config: Config; baseDir: string; pools: TargetPools; dr: DrContext },
+  { config, baseDir, pools, dr }: BackupContext & { dr: DrContext },
 ): Promise<StepResult> {
   const backup = await pools.withLedger(async (ledger) => {
     if (!args.backup_id) return latestBackup(ledger, ctx.target, { verifiedOnly: true, kind: 'full' });
-    return findBackup(ledger, { backupId: args.backup_id });
+    const chosen = await findBackup(ledger, { backupId: args.backup_id });
+    // The proof compares the copy with this target, so only its own full backups can be drilled;
+    // an unverified one may be (finding out whether it restores is what a drill is for).
+    const refusal = restoreRefusal(args.backup_id, chosen, { target: ctx.target, verifiedOnly: false });
+    if (refusal) throw ApplicationFailure.nonRetryable(`backup_id: ${refusal}`, 'InvalidArgs');
+    return chosen;
   });
   if (!backup) {
     return {
