@@ -14,6 +14,7 @@ import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { rememberSecret } from './support/secrets.ts';
+import { progressQuery } from '../workflows/runbook.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -48,6 +49,15 @@ steps:
     activity: wait
     args: { seconds: 0 }
     approval: { approvers: ["group:dba"], timeout: 1h }
+`);
+  writeFileSync(path.join(dir, 'brief.yaml'), `name: brief
+description: a destructive job behind a two-person approval that expires quickly
+steps:
+  - id: act
+    title: Do the risky thing
+    activity: wait
+    args: { seconds: 0 }
+    approval: { approvers: ["group:dba"], quorum: 2, timeout: 30s, on_timeout: reject }
 `);
   writeFileSync(path.join(dir, 'broken.yaml'), `name: broken
 description: has a typo
@@ -173,6 +183,68 @@ describe('bad input', () => {
     expect(badToken.exitCode).toBe(2);
     expect(badToken.stderr).toContain('PGGIT_OPS_OPERATOR_TOKEN matches no user');
   });
+});
+
+describe('approvals that must not count', () => {
+  // Only the decisions go through the CLI (each call starts a process); waiting uses the client.
+  it('refuses a decision for a step that is not waiting, a second one from the same person, and one after the gate timed out; a replayed request counts once; each refusal is recorded', async () => {
+    await withWorkers(loaded, async (client) => {
+      const start = async (runbook: string) => JSON.parse((await cli(['run', path.join(dir, runbook), '--db', 'app', '--json'], 'alice')).stdout).runId as string;
+      const waiting = async (runId: string) => {
+        for (let i = 0; i < 300; i++) {
+          const progress = await client.workflow.getHandle(runId).query(progressQuery);
+          if (progress.steps.find((s) => s.id === 'act')?.status === 'waiting_approval') return;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        throw new Error(`${runId} never waited for approval of act`);
+      };
+      const gated = await start('gated.yaml');
+      const brief = await start('brief.yaml');
+      await waiting(gated);
+      await waiting(brief);
+
+      // "look" is a step of the gated run, but only "act" waits: a decision meant for another
+      // run's (or another) step cannot land on this one.
+      const elsewhere = await cli(['approve', gated, '--step', 'look', '--json'], 'bob');
+      expect(elsewhere.exitCode).toBe(1);
+      expect(JSON.parse(elsewhere.stdout).reason).toBe('step look is not waiting for approval (step act is)');
+
+      // The same request sent twice is one decision; the same person under a new request is refused.
+      const first = await cli(['approve', brief, '--step', 'act', '--request-id', 'req-1', '--json'], 'bob');
+      expect(first.exitCode, first.stderr).toBe(0);
+      const replayed = await cli(['approve', brief, '--step', 'act', '--request-id', 'req-1', '--json'], 'bob');
+      expect(replayed.exitCode, replayed.stderr).toBe(0);
+      const again = await cli(['approve', brief, '--step', 'act', '--json'], 'bob');
+      expect(again.exitCode).toBe(1);
+      expect(JSON.parse(again.stdout).reason).toBe('bob has already decided on step act');
+
+      // Nobody else approves in time: the gate rejects, the run ends, a late approval is refused.
+      const final = await client.workflow.getHandle(brief).result().then(() => undefined, (err: Error) => err);
+      expect(final).toBeInstanceOf(Error);
+      const late = await cli(['approve', brief, '--step', 'act', '--json'], 'bob');
+      expect(late.exitCode, late.stderr).toBe(1);
+      expect(JSON.parse(late.stdout).reason).toBe(`run ${brief} is not running (it has finished, or does not exist): approvals are closed`);
+      await client.workflow.getHandle(gated).cancel();
+
+      const db = new pg.Client(server.connection);
+      await db.connect();
+      try {
+        const { rows } = await db.query(
+          // Refusals are written by the CLI at once, acceptances by the run when its gate closes.
+          `SELECT run_id, approver, outcome, refusal_reason FROM pggit_ops.approvals WHERE run_id = ANY ($1) ORDER BY run_id, outcome, refusal_reason`,
+          [[gated, brief]],
+        );
+        expect(rows).toEqual([
+          { run_id: brief, approver: 'bob', outcome: 'accepted', refusal_reason: null },
+          { run_id: brief, approver: 'bob', outcome: 'refused', refusal_reason: 'bob has already decided on step act' },
+          { run_id: brief, approver: 'bob', outcome: 'refused', refusal_reason: `run ${brief} is not running (it has finished, or does not exist): approvals are closed` },
+          { run_id: gated, approver: 'bob', outcome: 'refused', refusal_reason: 'step look is not waiting for approval (step act is)' },
+        ]);
+      } finally {
+        await db.end();
+      }
+    });
+  }, 300_000);
 });
 
 describe('ledger rows of the refusals', () => {
