@@ -3,6 +3,7 @@ import { allChecks } from './checks/index.ts';
 import type { CheckDefinition } from './checks/define.ts';
 import { readTargetFacts, type TargetFacts } from './health.ts';
 import { ledgerActivities } from './ledger.ts';
+import { notificationActivities } from './notifications/notify.ts';
 import type { TargetPools } from './pools.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { stepActivities } from './steps.ts';
@@ -14,6 +15,7 @@ export function createActivities(loaded: LoadedConfig, pools: TargetPools, check
       return pools.withClient(target, (client) => readTargetFacts(client, target));
     },
     ...ledgerActivities(pools),
+    ...notificationActivities(loaded, pools),
     ...stepActivities(checks, pools, loaded),
   };
 }

@@ -13,7 +13,10 @@ export interface RunRecord {
                      refusal_reason: string | null; decided_at: Date }>;
 }
 
-export async function readRun(db: pg.ClientBase, runId: string): Promise<RunRecord | undefined> {
+/** A connection, or a pool (the dashboard's). */
+type Queryable = pg.ClientBase | pg.Pool;
+
+export async function readRun(db: Queryable, runId: string): Promise<RunRecord | undefined> {
   const run = await db.query(`SELECT run_id, runbook, target, initiator, status, error, params, started_at, finished_at FROM pggit_ops.runs WHERE run_id = $1`, [runId]);
   if (!run.rows[0]) return undefined;
   // One connection runs one query at a time.
@@ -29,7 +32,7 @@ export interface RunListFilter {
   limit: number;
 }
 
-export async function listRuns(db: pg.ClientBase, filter: RunListFilter) {
+export async function listRuns(db: Queryable, filter: RunListFilter) {
   const { rows } = await db.query(
     `SELECT r.run_id, r.runbook, r.target, r.initiator, r.status, r.started_at, r.finished_at,
             count(f.id) FILTER (WHERE f.severity = 'critical')::int AS critical,

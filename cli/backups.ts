@@ -3,6 +3,7 @@
 import { findBackup, restoreRefusal, type RestoreRules } from '../activities/backup/catalog.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
+import { paint, statusPaint, table } from './terminal.ts';
 import { assertTarget, withLedger } from './runs.ts';
 
 /**
@@ -26,10 +27,10 @@ export async function listBackups(loaded: LoadedConfig, opts: { db?: string; jso
     if (opts.json) console.log(JSON.stringify(rows));
     else if (!rows.length) console.log('no backups');
     else {
-      for (const b of rows) {
-        const size = b.size_bytes === null ? '' : `${(b.size_bytes / 1024 / 1024).toFixed(1)} MiB`;
-        console.log(`${b.started_at.toISOString()}  ${b.status.padEnd(9)} ${b.verified ? 'verified  ' : 'unverified'} ${size.padStart(10)}  ${b.backup_id}`);
-      }
+      console.log(table(['started', 'status', 'verified', 'size', 'backup'], rows.map((b) => [
+        b.started_at.toISOString(), statusPaint(b.status), b.verified ? 'verified' : paint.yellow('unverified'),
+        b.size_bytes === null ? '' : `${(b.size_bytes / 1024 / 1024).toFixed(1)} MiB`, b.backup_id,
+      ])));
     }
     return ExitCode.Ok;
   });

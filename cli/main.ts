@@ -21,6 +21,8 @@ import { allChecks } from '../activities/checks/index.ts';
 import { validateRunbookFiles } from '../runbooks/loader.ts';
 import { riskCommand, type RiskOptions } from './risk.ts';
 import { cicdGenerate, type CicdOptions } from './cicd.ts';
+import { hashPasswordCommand, serveCommand } from './dashboard.ts';
+import { statusPaint, table } from './terminal.ts';
 
 const program = new Command('pggit-ops')
   .description('Runbook automation for PostgreSQL databases that carry pggit')
@@ -91,6 +93,17 @@ program
     await server.close();
     return ExitCode.Ok;
   }));
+
+program
+  .command('serve')
+  .description('serve the web dashboard (runs, approvals, schedules, backups, capacity, alerts) and /metrics until Ctrl-C')
+  .option('--port <n>', 'listen on this port instead of dashboard.port (0: any free port)')
+  .action(act((opts: { port?: string }) => serveCommand(config(), opts)));
+
+program
+  .command('hash-password')
+  .description('read a password on stdin and print its hash for people.users.<name>.password_scrypt (dashboard sign-in)')
+  .action(act(() => hashPasswordCommand()));
 
 program
   .command('health')
@@ -283,7 +296,7 @@ schedules
     try {
       const list = await listSchedules(client);
       if (opts.json) console.log(JSON.stringify(list));
-      else for (const s of list) console.log(`${s.scheduleId.padEnd(28)} ${s.paused ? 'PAUSED ' : 'active '} ${String(s.cron).padEnd(20)} next ${s.nextRun ?? '-'}  last ${s.lastRun ?? '-'}`);
+      else console.log(table(['schedule', 'state', 'cron', 'next run', 'last run'], list.map((s) => [s.scheduleId, statusPaint(s.paused ? 'paused' : 'active'), String(s.cron), s.nextRun ?? '-', s.lastRun ?? '-'])));
       return ExitCode.Ok;
     } finally {
       await client.connection.close();

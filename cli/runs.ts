@@ -4,13 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
-  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle,
+  WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client, type WorkflowHandle,
 } from '@temporalio/client';
 import pg from 'pg';
 import { allChecks } from '../activities/checks/index.ts';
-import { ledgerActivities } from '../activities/ledger.ts';
 import { MigrationError } from '../activities/migrations.ts';
-import { TargetPools } from '../activities/pools.ts';
 import { listRuns, readRun, renderMarkdown, type RunRecord } from '../activities/run-report.ts';
 import { connectionConfig } from '../activities/targets.ts';
 import { loadRunbook, RunbookError } from '../runbooks/loader.ts';
@@ -20,10 +18,12 @@ import { connectClient } from '../worker/temporal-connection.ts';
 import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { exclusiveRunbookRun } from '../workflows/exclusive-run.ts';
-import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
+import { progressQuery, runbookRun } from '../workflows/runbook.ts';
 import type { RunbookInput, RunProgress, StepProgress } from '../workflows/runbook-types.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 import { currentIdentity } from './identity.ts';
+import { sendDecision } from './decide.ts';
+import { colourOf, paint, spinner, statusPaint, table } from './terminal.ts';
 
 /** A runbook by name (runbooks/NAME.yaml) or by path to a YAML file. */
 export function runbookFile(nameOrPath: string): string {
@@ -84,7 +84,7 @@ const marks: Record<string, string> = {
 function stepLine(step: StepProgress): string {
   const f = step.findings;
   const counts = f.critical + f.warning + f.info ? ` [${f.critical} critical, ${f.warning} warning, ${f.info} info]` : '';
-  return `  ${marks[step.status] ?? step.status} ${step.id}${step.error ? `: ${step.error}` : step.summary ? `: ${step.summary}` : ''}${counts}`;
+  return `  ${colourOf(step.status)(marks[step.status] ?? step.status)} ${step.id}${step.error ? `: ${step.error}` : step.summary ? `: ${step.summary}` : ''}${counts}`;
 }
 
 function waitingLine(runId: string, step: StepProgress): string {
@@ -97,21 +97,29 @@ function waitingLine(runId: string, step: StepProgress): string {
 /** Follows a run to its end, printing each step as it changes (to stderr with --json). */
 async function follow(handle: WorkflowHandle<typeof runbookRun>, print: (line: string) => void): Promise<void> {
   const seen = new Map<string, string>();
-  for (;;) {
-    const progress = await handle.query(progressQuery).catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) throw err;
-      return undefined; // the worker may be restarting; the run goes on
-    });
-    for (const step of progress?.steps ?? []) {
-      const key = `${step.status}|${step.summary ?? ''}|${step.approval?.decisions.length ?? 0}`;
-      if (seen.get(step.id) === key) continue;
-      seen.set(step.id, key);
-      if (step.status !== 'pending') print(stepLine(step));
-      if (step.status === 'waiting_approval') print(waitingLine(handle.workflowId, step));
+  // Long steps (a backup, a restore, a history cleanup) show a spinner with their time on a terminal.
+  const spin = spinner();
+  try {
+    for (;;) {
+      const progress = await handle.query(progressQuery).catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) throw err;
+        return undefined; // the worker may be restarting; the run goes on
+      });
+      for (const step of progress?.steps ?? []) {
+        const key = `${step.status}|${step.summary ?? ''}|${step.approval?.decisions.length ?? 0}`;
+        if (seen.get(step.id) === key) continue;
+        seen.set(step.id, key);
+        if (step.status !== 'pending') spin.print(stepLine(step), print);
+        if (step.status === 'waiting_approval') spin.print(waitingLine(handle.workflowId, step), print);
+      }
+      const current = progress?.steps.find((s) => s.status === 'running' || s.status === 'waiting_approval');
+      spin.set(current && `${current.id}: ${current.status === 'running' ? current.title : 'waiting for approval'}`);
+      const description = await handle.describe();
+      if (description.status.name !== 'RUNNING') return;
+      await new Promise((r) => setTimeout(r, 500));
     }
-    const description = await handle.describe();
-    if (description.status.name !== 'RUNNING') return;
-    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    spin.set(undefined);
   }
 }
 
@@ -268,9 +276,9 @@ export async function listCommand(loaded: LoadedConfig, opts: { db?: string; run
   } else if (runs.length === 0) {
     console.log('no runs');
   } else {
-    for (const r of runs) {
-      console.log(`${r.started_at.toISOString()}  ${r.status.padEnd(9)}  ${String(r.critical).padStart(3)} crit ${String(r.warning).padStart(3)} warn  ${r.run_id}  (${r.initiator})`);
-    }
+    console.log(table(['started', 'status', 'critical', 'warning', 'run', 'by'], runs.map((r) => [
+      r.started_at.toISOString(), statusPaint(r.status), r.critical ? paint.red(String(r.critical)) : '0', String(r.warning), r.run_id, r.initiator,
+    ])));
   }
   return ExitCode.Ok;
 }
@@ -278,47 +286,22 @@ export async function listCommand(loaded: LoadedConfig, opts: { db?: string; run
 export interface DecisionOptions { step: string; comment?: string; reason?: string; requestId?: string; json?: boolean }
 
 /**
- * approve / reject: sent as a Workflow Update whose validator answers at once. The identity is
- * the CLI's (identity.ts); a refusal is recorded in the ledger too, with its reason.
+ * approve / reject as the CLI's identity (identity.ts), through cli/decide.ts (the dashboard's path
+ * too): the run's validator answers at once, and a refusal is recorded in the ledger.
  */
 export async function decisionCommand(loaded: LoadedConfig, runId: string, decision: 'approve' | 'reject', opts: DecisionOptions): Promise<ExitCode> {
   const approver = currentIdentity(loaded.config);
-  const reason = decision === 'reject' ? opts.reason : opts.comment;
   const requestId = opts.requestId ?? randomUUID();
-  const input = { stepId: opts.step, decision, approver, reason };
-  const refusal = await withClient(loaded, async (client) => {
-    try {
-      const step = await client.workflow.getHandle(runId).executeUpdate(approveUpdate, { args: [input], updateId: requestId });
-      if (opts.json) console.log(JSON.stringify({ accepted: true, runId, requestId, step }));
-      else console.log(`${decision === 'approve' ? 'approved' : 'rejected'} step ${opts.step} of ${runId} as ${approver}`);
-      return undefined;
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) return (err.cause as Error | undefined)?.message ?? err.message;
-      if (err instanceof WorkflowNotFoundError) return `run ${runId} is not running (it has finished, or does not exist): approvals are closed`;
-      throw err;
-    }
-  });
-  if (refusal === undefined) return ExitCode.Ok;
-  await recordRefusal(loaded, { runId, stepId: opts.step, requestId, approver, decision, reason, refusalReason: refusal });
-  if (opts.json) console.log(JSON.stringify({ accepted: false, runId, requestId, reason: refusal }));
-  else console.error(`refused: ${refusal}`);
-  return ExitCode.Failed;
-}
-
-async function recordRefusal(
-  loaded: LoadedConfig,
-  refusal: { runId: string; stepId: string; requestId: string; approver: string; decision: 'approve' | 'reject'; reason: string | undefined; refusalReason: string },
-): Promise<void> {
-  const pools = new TargetPools(loaded.config);
-  try {
-    // Only runs the ledger knows can carry a refusal (the foreign key); others are refused on screen only.
-    const known = await pools.withLedger(async (db) => (await db.query('SELECT 1 FROM pggit_ops.runs WHERE run_id = $1', [refusal.runId])).rowCount);
-    if (known) await ledgerActivities(pools).recordApproval({ ...refusal, outcome: 'refused' });
-  } catch (err) {
-    console.error(`(could not record the refusal in the ledger: ${(err as Error).message})`);
-  } finally {
-    await pools.close();
+  const reason = decision === 'reject' ? opts.reason : opts.comment;
+  const outcome = await withClient(loaded, (client) => sendDecision(loaded, client, { runId, stepId: opts.step, decision, approver, reason, requestId }));
+  if (outcome.accepted) {
+    if (opts.json) console.log(JSON.stringify({ accepted: true, runId, requestId, step: outcome.step }));
+    else console.log(`${decision === 'approve' ? 'approved' : 'rejected'} step ${opts.step} of ${runId} as ${approver}`);
+    return ExitCode.Ok;
   }
+  if (opts.json) console.log(JSON.stringify({ accepted: false, runId, requestId, reason: outcome.refusal }));
+  else console.error(`refused: ${outcome.refusal}`);
+  return ExitCode.Failed;
 }
 
 export async function cancelCommand(loaded: LoadedConfig, runId: string, opts: { wait?: boolean; json?: boolean }): Promise<ExitCode> {

@@ -7,6 +7,7 @@ import type { LoadedConfig } from '../worker/config.ts';
 import { startLocalStack } from '../worker/local-stack.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
 import { createWorkers } from '../worker/worker.ts';
+import { serveDashboard } from '../web/server.ts';
 import { formatFacts, runHealthCheck } from './health.ts';
 
 export async function up(loaded: LoadedConfig): Promise<void> {
@@ -26,6 +27,8 @@ export async function up(loaded: LoadedConfig): Promise<void> {
     console.log(`Temporal     ${stack.temporal.address} (${stack.temporal.state}${stack.temporal.dbFile ? `; SQLite ${stack.temporal.dbFile}` : ''})`);
     if (stack.temporal.uiUrl) console.log(`Temporal UI  ${stack.temporal.uiUrl}`);
     console.log(`Worker       task queues ${task_queues.checks}, ${task_queues.jobs}`);
+    const dashboard = await serveDashboard(loaded, client);
+    console.log(`Dashboard    ${dashboard.url} (metrics ${dashboard.url}/metrics)`);
 
     const { workflowId, facts } = await runHealthCheck(client, loaded, 'local');
     console.log(`Health check ${workflowId} completed:\n${formatFacts(facts)}`);
@@ -33,6 +36,7 @@ export async function up(loaded: LoadedConfig): Promise<void> {
 
     if (!stop.signal.aborted) await once(stop.signal, 'abort');
     console.log('Stopping...');
+    await dashboard.close();
     await running;
     await client.connection.close();
     await connection.close();

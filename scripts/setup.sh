@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent set-up of a fresh clone: npm dependencies, PostgreSQL binaries, the Temporal CLI.
+# Idempotent set-up of a fresh clone: npm dependencies, PostgreSQL binaries, Chromium (tests), the Temporal CLI.
 # `npm run up` and `npm test` both start with it. It installs only what is missing and ends with
 # one line saying what it installed ("setup: nothing to install" on a machine that has it all).
 set -euo pipefail
@@ -39,7 +39,15 @@ if [ ! -x "$pg_bindir/initdb" ] || [ ! -x "$pg_bindir/pg_dump" ]; then
   installed+=("postgresql-$PG_MAJOR")
 fi
 
-# 3. Temporal CLI (dev server + UI): TEMPORAL_CLI_PATH, then PATH, then our versioned cache.
+# 3. Chromium for the dashboard's browser tests (playwright-core drives it; it never downloads one).
+if [ -z "${PGGIT_OPS_CHROMIUM:-}" ] && ! command -v chromium >/dev/null; then
+  log "installing chromium from Debian packages"
+  as_root apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >&2
+  installed+=("chromium")
+fi
+
+# 4. Temporal CLI (dev server + UI): TEMPORAL_CLI_PATH, then PATH, then our versioned cache.
 if [ -n "${TEMPORAL_CLI_PATH:-}" ]; then
   [ -x "$TEMPORAL_CLI_PATH" ] || { log "TEMPORAL_CLI_PATH=$TEMPORAL_CLI_PATH is not an executable"; exit 1; }
 elif ! command -v temporal >/dev/null; then

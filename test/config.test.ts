@@ -109,3 +109,20 @@ describe('the example config', () => {
     expect(loadError('people:\n  users: { alice: {} }\n  groups: { dba: [alice, eve] }\n')).toMatch(/people\.groups\.dba\.1: unknown user 'eve'/);
   });
 });
+
+describe('config: dashboard and notifications', () => {
+  it('names the key of a bad webhook or password hash', () => {
+    expect(loadError('notifications:\n  webhooks:\n    - { name: a, url_env: A_URL }\n    - { name: a, url_env: B_URL }\n')).toMatch(/notifications\.webhooks\.1\.name: duplicate webhook name 'a'/);
+    expect(loadError('notifications:\n  webhooks:\n    - { name: a, url_env: "https://hooks.example/secret" }\n')).toMatch(/notifications\.webhooks\.0\.url_env: must be an environment variable name/);
+    expect(loadError('notifications:\n  webhooks:\n    - { name: a, url_env: A, min_severity: info }\n')).toMatch(/notifications\.webhooks\.0\.min_severity/);
+    expect(loadError('people:\n  users:\n    alice: { password_scrypt: hunter2 }\n')).toMatch(/people\.users\.alice\.password_scrypt: must be a hash printed by pggit-ops hash-password/);
+  });
+
+  it('defaults to a dashboard on loopback and no webhooks', () => {
+    const { config } = loadConfig({ env: {}, cwd: mkdtempSync(path.join(tmpdir(), 'pggit-ops-empty-')) });
+    expect(config.dashboard).toEqual({ host: '127.0.0.1', port: 8340, session_hours: 12 });
+    expect(config.notifications.webhooks).toEqual([]);
+    const hook = loadConfig({ file: configFile('notifications:\n  webhooks:\n    - { name: a, url_env: A_URL }\n'), env: {} }).config.notifications.webhooks[0];
+    expect(hook).toEqual({ name: 'a', url_env: 'A_URL', format: 'json', min_severity: 'warning', events: ['findings', 'approval_requested', 'run_failed'] });
+  });
+});

@@ -42,10 +42,10 @@ describe('pggit-ops up', () => {
   it('brings the stack up, runs the health check, stops on Ctrl-C and reuses its data next time', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'pggit-ops-up-'));
     chmodSync(dir, 0o755); // the postgres OS user (when we are root) must reach the cluster folder
-    const [temporalPort, uiPort, pgPort] = [await freePort(), await freePort(), await freePort()];
+    const [temporalPort, uiPort, pgPort, dashboardPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
     const address = `127.0.0.1:${temporalPort}`;
     const configFile = path.join(dir, 'pggit-ops.config.yaml');
-    writeFileSync(configFile, stringify({ temporal: { address }, local_stack: { data_dir: 'data', temporal_ui_port: uiPort, postgres_port: pgPort } }));
+    writeFileSync(configFile, stringify({ temporal: { address }, local_stack: { data_dir: 'data', temporal_ui_port: uiPort, postgres_port: pgPort }, dashboard: { port: dashboardPort } }));
 
     const first = await startUp(configFile);
     try {
@@ -55,6 +55,8 @@ describe('pggit-ops up', () => {
       expect(first.output()).toMatch(/Health check health-check\/local\/\S+ completed/);
       const ui = await fetch(`http://127.0.0.1:${uiPort}/`);
       expect(ui.status).toBe(200);
+      expect(first.output()).toContain(`Dashboard    http://127.0.0.1:${dashboardPort} (metrics http://127.0.0.1:${dashboardPort}/metrics)`);
+      expect((await fetch(`http://127.0.0.1:${dashboardPort}/login`)).status).toBe(200);
       expect(await completedHealthChecks(address)).toBe(1);
     } finally {
       first.child.kill('SIGINT');
@@ -64,6 +66,7 @@ describe('pggit-ops up', () => {
     expect(first.output()).toContain('Stopped.');
     expect(await portOpen(temporalPort)).toBe(false);
     expect(await portOpen(pgPort)).toBe(false);
+    expect(await portOpen(dashboardPort)).toBe(false);
 
     // Second run: same cluster and same Temporal SQLite file, so the first run's history is still there.
     const second = await startUp(configFile);

@@ -34,7 +34,18 @@ export const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duratio
 const peopleSchema = z
   .object({
     /** Who may approve. A token_sha256 lets the CLI authenticate the person by a personal token. */
-    users: z.record(personName, z.object({ token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest').optional() }).strict()).default({}),
+    users: z
+      .record(
+        personName,
+        z
+          .object({
+            token_sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 hex digest').optional(),
+            /** For signing in to the dashboard: `pggit-ops hash-password` prints one. */
+            password_scrypt: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, 'must be a hash printed by pggit-ops hash-password').optional(),
+          })
+          .strict(),
+      )
+      .default({}),
     /** Named groups of users, for approval gates (`group:dba`). */
     groups: z.record(personName, z.array(personName)).default({}),
   })
@@ -48,6 +59,46 @@ const peopleSchema = z
   });
 
 const checklistNames = ['daily', 'weekly', 'monthly', 'quarterly'] as const;
+
+/** What a webhook can be told about (activities/notifications/). */
+export const notificationEvents = ['findings', 'approval_requested', 'run_failed'] as const;
+
+const webhookSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-"'),
+    /** The webhook URL is a secret (it authorises posting): it lives in this environment variable. */
+    url_env: envVarName,
+    format: z.enum(['json', 'slack']).default('json'),
+    /** Findings of at least this severity are sent (info findings never are). */
+    min_severity: z.enum(['warning', 'critical']).default('warning'),
+    events: z.array(z.enum(notificationEvents)).min(1).default([...notificationEvents]),
+  })
+  .strict();
+
+const notificationsSchema = z
+  .object({ webhooks: z.array(webhookSchema).default([]) })
+  .strict()
+  .superRefine((n, ctx) => {
+    n.webhooks.forEach((w, i) => {
+      if (n.webhooks.findIndex((o) => o.name === w.name) < i) ctx.addIssue({ code: 'custom', path: ['webhooks', i, 'name'], message: `duplicate webhook name '${w.name}'` });
+    });
+  });
+
+const dashboardSchema = z
+  .object({
+    /** Where `pggit-ops serve` listens; an address other than loopback needs `tls`. */
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(8340),
+    /** Serve https with these PEM files (relative to the config file); required off loopback. */
+    tls: z.object({ cert_path: z.string().min(1), key_path: z.string().min(1) }).strict().optional(),
+    /** The dashboard's address as people reach it, for links in notifications. */
+    public_url: z.url().optional(),
+    /** When set, /metrics wants `Authorization: Bearer <the value of this env variable>`. */
+    metrics_token_env: envVarName.optional(),
+    /** How long a sign-in lasts. */
+    session_hours: z.number().positive().max(24 * 30).default(12),
+  })
+  .strict();
 
 const schedulesSchema = z
   .object({
@@ -129,6 +180,8 @@ const configSchema = z
       .strict()
       .prefault({}),
     schedules: schedulesSchema.prefault({}),
+    dashboard: dashboardSchema.prefault({}),
+    notifications: notificationsSchema.prefault({}),
     local_stack: z
       .object({
         /** Relative paths are taken from the config file's folder (or the project root without one). */

@@ -10,6 +10,8 @@ import {
   defineQuery,
   defineUpdate,
   isCancellation,
+  log,
+  patched,
   proxyActivities,
   ActivityCancellationType,
   proxyLocalActivities,
@@ -17,6 +19,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { LedgerActivities } from '../activities/ledger.ts';
+import type { NotificationEvent } from '../activities/notifications/events.ts';
+import type { NotificationActivities } from '../activities/notifications/notify.ts';
 import type { StepActivity } from '../activities/steps.ts';
 import { approvalRefusal, gateOutcome, type GateState } from './approvals.ts';
 import type {
@@ -38,6 +42,12 @@ export const progressQuery = defineQuery<RunProgress>('progress');
 const ledger = proxyLocalActivities<LedgerActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 20 },
+});
+
+const notifier = proxyActivities<NotificationActivities>({
+  startToCloseTimeout: '1 minute',
+  // Attempts 1 s, 2 s and 4 s apart; on the fourth the activity records a webhook still failing.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 4 },
 });
 
 const nonRetryableErrorTypes = ['ConfigError', 'InvalidArgs'];
@@ -87,6 +97,25 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   };
   const stepProgress = (id: string) => progress.steps.find((s) => s.id === id)!;
   let gate: GateState | undefined;
+
+  const runRef = { runId, runbook: runbook.name, target };
+  const sending: Array<Promise<void>> = [];
+  /**
+   * Sends a notification without holding up the run (the run waits for all of them before it
+   * ends). Not cancellable: cancelling a run must not swallow what was already happening.
+   */
+  function notify(event: NotificationEvent): void {
+    // Runs started before notifications existed replay without them.
+    if (!patched('notifications')) return;
+    sending.push(
+      CancellationScope.nonCancellable(() => notifier.notify(event)).then(
+        (sent) => {
+          if (sent.failed.length) log.warn('notification failed, recorded in pggit_ops.notifications', { event: event.event, webhooks: sent.failed });
+        },
+        (err: unknown) => log.error('notification activity failed', { event: event.event, error: describeError(err) }),
+      ),
+    );
+  }
 
   setHandler(progressQuery, () => progress);
   // Decisions are taken by the Update handler at once and written to the ledger by the main flow
@@ -156,7 +185,11 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
     };
     const sp = stepProgress(step.id);
     sp.approval = { approvers: [...approval.users], quorum: approval.quorum, decisions: [], deadline: deadline(approval.timeout) };
+    const requestApproval = (escalated: boolean) =>
+      notify({ ...runRef, event: 'approval_requested', stepId: step.id, stepTitle: step.title, approvers: sp.approval!.approvers,
+               quorum: approval.quorum, deadline: sp.approval!.deadline!, escalated });
     await record(sp, 'waiting_approval');
+    requestApproval(false);
     let decided = await condition(() => gateOutcome(gate!) !== 'open', approval.timeout);
     if (!decided && approval.onTimeout.action === 'escalate') {
       const escalation = approval.onTimeout;
@@ -164,6 +197,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
       sp.approval = { ...sp.approval, approvers: [...gate.approvers], deadline: deadline(escalation.timeout) };
       sp.summary = `no decision in time: escalated to ${escalation.escalateTo.join(', ')}`;
       await record(sp, 'waiting_approval');
+      requestApproval(true);
       decided = await condition(() => gateOutcome(gate!) !== 'open', escalation.timeout);
     }
     const decisions = gate.decisions;
@@ -234,6 +268,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
         try {
           const result = await stepRunner(step, queues)({ target, runId, stepId: step.id, args: step.args, previousRunAt });
           await record(sp, 'succeeded', { result });
+          if (result.findings.some((f) => f.severity !== 'info')) notify({ ...runRef, event: 'findings', stepId: step.id, stepTitle: step.title });
           continue;
         } catch (err) {
           if (isCancellation(err)) throw err;
@@ -256,6 +291,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
       }
       progress.status = 'cancelled';
       await ledger.recordRunEnd({ runId, status: 'cancelled' });
+      await Promise.all(sending);
     });
     throw err;
   }
@@ -263,6 +299,10 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   const problems = progress.steps.filter((s) => ['failed', 'rejected', 'compensated'].includes(s.status));
   progress.status = failure || problems.length ? 'failed' : 'succeeded';
   await ledger.recordRunEnd({ runId, status: progress.status, error: failure });
+  if (progress.status === 'failed') {
+    notify({ ...runRef, event: 'run_failed', error: failure ?? `steps did not succeed: ${problems.map((s) => `${s.id} (${s.status})`).join(', ')}` });
+  }
+  await Promise.all(sending);
   if (failure) throw ApplicationFailure.nonRetryable(failure, 'RunbookStepFailed', progress);
   return progress;
 }

@@ -46,20 +46,31 @@ export function testConfig(targets: Record<string, PgConnection>, extra: Record<
   return loadConfig({ file, env: {} });
 }
 
-/** Runs the product's workers (plus any test-only checks) while `fn` runs, then shuts them down. */
-export async function withWorkers<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>, extraChecks: readonly CheckDefinition[] = []): Promise<T> {
+/** Starts the product's workers (plus any test-only checks) and a client; `stop` shuts both down. */
+export async function startWorkers(loaded: LoadedConfig, extraChecks: readonly CheckDefinition[] = []): Promise<{ client: Client; stop(): Promise<void> }> {
   const connection = await connectWorker(loaded);
   const client = await connectClient(loaded);
   const workers = await createWorkers(loaded, connection, [...allChecks, ...extraChecks]);
-  const stop = new AbortController();
-  const running = workers.run(stop.signal);
+  const abort = new AbortController();
+  const running = workers.run(abort.signal);
+  return {
+    client,
+    async stop() {
+      abort.abort();
+      await running;
+      await client.connection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Runs the product's workers (plus any test-only checks) while `fn` runs, then shuts them down. */
+export async function withWorkers<T>(loaded: LoadedConfig, fn: (client: Client) => Promise<T>, extraChecks: readonly CheckDefinition[] = []): Promise<T> {
+  const workers = await startWorkers(loaded, extraChecks);
   try {
-    return await fn(client);
+    return await fn(workers.client);
   } finally {
-    stop.abort();
-    await running;
-    await client.connection.close();
-    await connection.close();
+    await workers.stop();
   }
 }
 
