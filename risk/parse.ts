@@ -44,7 +44,13 @@ export function loadParser(): Promise<void> {
 export function parseMigration(text: string): ParsedMigration {
   const source = new SourceText(text);
   // The parser refuses an empty query; a file of only comments is an empty migration, not an error.
-  if (source.skipTrivia(0) === source.byteLength) return { source, statements: [] };
+  const start = source.skipTrivia(0);
+  if (start === source.byteLength) return { source, statements: [] };
+  // libpg_query's wrapper refuses, as empty, text that JavaScript's trim() empties; PostgreSQL
+  // takes those characters (no-break space, U+2028, U+3000, a byte-order mark) for part of a word.
+  if (text.trim() === '') {
+    throw new SqlSyntaxError(`syntax error at or near "${[...source.slice(start, source.byteLength)][0]}"`, source.position(start));
+  }
   let raw: RawStatement[];
   try {
     raw = (parseSync(text) as { stmts?: RawStatement[] }).stmts ?? [];
