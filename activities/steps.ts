@@ -4,7 +4,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
-import type { CheckDefinition, ServerCheckContext, StepResult } from './checks/define.ts';
+import { PermanentError, type CheckDefinition, type ServerCheckContext, type StepResult } from './checks/define.ts';
 import type { StepInput } from '../workflows/runbook-types.ts';
 import type { TargetPools } from './pools.ts';
 import type { LoadedConfig } from '../worker/config.ts';
@@ -33,8 +33,13 @@ export function stepActivities(checks: readonly CheckDefinition[], pools: Target
         signal: activity.cancellationSignal,
         worker: { loaded, pools },
       });
-      if (check.targetSession === false) return pools.withLedger((ledger) => check.run(context(ledger), parsed.data));
-      return pools.withTargetAndLedger(input.target, (db, ledger) => check.run({ ...context(ledger), db }, parsed.data));
+      try {
+        if (check.targetSession === false) return await pools.withLedger((ledger) => check.run(context(ledger), parsed.data));
+        return await pools.withTargetAndLedger(input.target, (db, ledger) => check.run({ ...context(ledger), db }, parsed.data));
+      } catch (err) {
+        if (err instanceof PermanentError) throw ApplicationFailure.create({ message: err.message, type: err.name, nonRetryable: true, cause: err });
+        throw err;
+      }
     };
   }
   return activities;

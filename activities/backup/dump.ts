@@ -5,15 +5,15 @@
 // dumps again into the same row; an advisory lock on the key keeps a retry from racing an attempt
 // that is still alive (a worker that lost its heartbeats but not its pg_dump).
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { targets, type Config } from '../../worker/config.ts';
 import { connectionConfig } from '../targets.ts';
 import { findBackup, heartbeatEvery, recordColumns, toRecord, type BackupContext, type BackupKind, type BackupRecord, type CatalogRow } from './catalog.ts';
-import { backupPaths, digestPath, dumpRelativePath, partialPath, publish, removeBackupFiles, sizeOf, storeDir, writeManifest, type BackupFormat, type BackupManifest } from './store.ts';
+import { assertWritable, backupPaths, digestPath, dumpRelativePath, partialPath, publish, removeBackupFiles, sizeOf, storeDir, writeManifest, type BackupFormat, type BackupManifest } from './store.ts';
 import { assertPgDumpCompatible, readPgDumpVersion, readServerVersion } from './versions.ts';
+import { PermanentError } from '../checks/define.ts';
 
 export interface BackupInput {
   target: string;
@@ -26,7 +26,7 @@ export interface BackupInput {
 }
 
 /** A request that can never succeed as given; the workflow should not retry it. */
-export class InvalidBackupInput extends Error {
+export class InvalidBackupInput extends PermanentError {
   override name = 'InvalidBackupInput';
 }
 
@@ -163,7 +163,7 @@ export async function runBackup(ctx: BackupContext, input: BackupInput): Promise
 
 async function dump(ctx: BackupContext, record: BackupRecord, jobs: number | undefined): Promise<BackupRecord> {
   const paths = backupPaths(storeDir(ctx.config, ctx.baseDir), record);
-  await mkdir(path.dirname(paths.dump), { recursive: true });
+  await assertWritable(path.dirname(paths.dump));
   // Whatever an earlier attempt with this key left, finished or not, is not a backup anyone recorded.
   await removeBackupFiles(paths);
   const partial = partialPath(paths.dump);

@@ -5,10 +5,11 @@
 // keeps writing into its own partial, never into the one of the attempt that replaced it.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../../worker/config.ts';
+import { PermanentError } from '../checks/define.ts';
 
 export type BackupFormat = 'custom' | 'directory';
 
@@ -31,6 +32,26 @@ export interface BackupPaths {
 export function backupPaths(store: string, backup: { backupId: string; path: string }): BackupPaths {
   const dump = path.resolve(store, backup.path);
   return { dump, manifest: path.join(path.dirname(dump), `${backup.backupId}.manifest.json`) };
+}
+
+export class BackupStoreUnwritable extends PermanentError {
+  override name = 'BackupStoreUnwritable';
+}
+
+/**
+ * Creates `dir` if needed and proves a file can be created, written and removed in it, before any
+ * pg_dump starts: a read-only, full or misconfigured store is a person's problem, not a retry's.
+ * Nothing already in the folder is touched.
+ */
+export async function assertWritable(dir: string): Promise<void> {
+  const probe = path.join(dir, `.write-probe.${randomBytes(4).toString('hex')}`);
+  try {
+    await mkdir(dir, { recursive: true });
+    await writeFile(probe, 'pggit-ops');
+    await rm(probe);
+  } catch (err) {
+    throw new BackupStoreUnwritable(`backup store ${dir} is not writable (${(err as NodeJS.ErrnoException).code ?? 'error'}: ${(err as Error).message}); fix the folder or backups.dir, then run the backup again`);
+  }
 }
 
 /** A new hidden partial name beside `final`, unique to this attempt. */

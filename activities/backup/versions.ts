@@ -5,8 +5,9 @@
 import { execa } from 'execa';
 import type pg from 'pg';
 import { pgBin } from '../../worker/tools.ts';
+import { PermanentError } from '../checks/define.ts';
 
-export class IncompatiblePgDump extends Error {
+export class IncompatiblePgDump extends PermanentError {
   override name = 'IncompatiblePgDump';
 }
 

@@ -8,6 +8,14 @@ import type { TargetPools } from '../pools.ts';
 
 export type Severity = 'info' | 'warning' | 'critical';
 
+/**
+ * A failure no retry can fix: bad input, or something about the environment a person has to
+ * change (a pg_dump too old for the server, a backup store that cannot be written). The step
+ * wrapper (activities/steps.ts) fails such a step at once, under the error's name, instead of
+ * letting the retry policy try it again and again.
+ */
+export class PermanentError extends Error {}
+
 export interface Finding {
   /** Stable machine code, e.g. 'superuser_role', 'backup_stale'. */
   code: string;

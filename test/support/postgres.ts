@@ -28,6 +28,8 @@ export interface TestPostgres {
   createDatabase(prefix?: string): Promise<string>;
   /** Stops the cluster or drops the databases this instance created. Safe to call twice. */
   stop(): Promise<void>;
+  /** Restarts the server (fast shutdown: sessions are cut); only clusters the tests own can be. */
+  restart(): Promise<void>;
 }
 
 function urlOf(c: PgConnection, database = c.database): string {
@@ -49,6 +51,7 @@ async function onServer(
   backend: TestPostgres['backend'],
   server: PgConnection,
   teardown: (created: string[]) => Promise<void>,
+  restart: () => Promise<void> = () => Promise.reject(new Error(`restart needs a cluster the tests own (PGGIT_OPS_PG_BACKEND=initdb), not the ${backend} server`)),
 ): Promise<TestPostgres> {
   const created: string[] = [];
   const createDatabase = async (prefix = 'test'): Promise<string> => {
@@ -69,6 +72,7 @@ async function onServer(
       stopped = true;
       await teardown(created);
     },
+    restart,
   };
 }
 
@@ -91,14 +95,22 @@ async function startInitdb(): Promise<TestPostgres> {
     throw err;
   }
   const server: PgConnection = { host: '127.0.0.1', port: cluster.options.port, user: 'postgres', password, database: 'postgres' };
-  return onServer('initdb', server, async () => {
-    process.removeListener('exit', onExit);
-    try {
+  return onServer(
+    'initdb',
+    server,
+    async () => {
+      process.removeListener('exit', onExit);
+      try {
+        await cluster.stop();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    async () => {
       await cluster.stop();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+      await cluster.start();
+    },
+  );
 }
 
 async function startExternal(databaseUrl: string): Promise<TestPostgres> {
