@@ -1,5 +1,5 @@
-// Kill -9 the worker process in the middle of a run, start a new one: the run completes exactly
-// once, and the ledger holds every step once.
+// Kill -9 the worker process in the middle of a run (a long step, or a step waiting for approval),
+// start a new one: the run completes exactly once, and the ledger holds every step and approval once.
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
@@ -7,11 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../worker/temporal-connection.ts';
 import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
-import { progressQuery, runbookRun } from '../workflows/runbook.ts';
+import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
 import { allChecks } from '../activities/checks/index.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
 import { installPggit } from './support/pggit.ts';
-import { startPostgres, type TestPostgres } from './support/postgres.ts';
+import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
 import { testConfig } from './support/temporal.ts';
 
 let server: TestPostgres;
@@ -85,6 +85,55 @@ steps:
       expect(attempts).toContain(2);
       const completions = history.events!.filter((e) => e.workflowExecutionCompletedEventAttributes);
       expect(completions).toHaveLength(1);
+    } finally {
+      worker.kill('SIGTERM');
+      await worker;
+      await client.connection.close();
+    }
+  });
+
+  it('while a step waits for approval: the approval sent to the new worker is taken once and the run finishes', async () => {
+    const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' }, people: { users: { alice: {}, bob: {} }, groups: {} } });
+    const passwordEnv = loaded.config.targets.app!.password_env!;
+    const startWorker = (): ResultPromise =>
+      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
+        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
+        reject: false,
+      });
+    const client = await connectClient(loaded);
+    const runbook = parseRunbook(
+      `name: gated
+description: approval across a worker crash
+steps:
+  - { id: act, title: act, activity: wait, args: { seconds: 0 }, approval: { approvers: [bob], timeout: 10m } }`,
+      'gated.yaml',
+      { checks: allChecks, people: { users: { alice: {}, bob: {} }, groups: {} } },
+    );
+    let worker = startWorker();
+    try {
+      const handle = await client.workflow.start(runbookRun, {
+        taskQueue: loaded.config.temporal.task_queues.checks,
+        workflowId: `gated/app/${timeSuffix()}`,
+        args: [{ runbook, target: 'app', initiator: 'alice', queues: loaded.config.temporal.task_queues }],
+      });
+      for (let i = 0; i < 300; i++) {
+        const progress = await handle.query(progressQuery).catch(() => undefined);
+        if (progress?.steps[0]?.status === 'waiting_approval') break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      worker.kill('SIGKILL');
+      await worker;
+      worker = startWorker();
+      // The Update waits for a worker to run its validator: the new one, replaying the run.
+      const decision = { stepId: 'act', decision: 'approve' as const, approver: 'bob', reason: 'go' };
+      await handle.executeUpdate(approveUpdate, { args: [decision], updateId: 'after-crash' });
+      await handle.executeUpdate(approveUpdate, { args: [decision], updateId: 'after-crash' });   // resent: one decision
+      const result = await handle.result();
+      expect(result.status).toBe('succeeded');
+      const approvals = await withPgClient(server.connection, (c) =>
+        c.query(`SELECT approver, outcome FROM pggit_ops.approvals WHERE run_id = $1`, [handle.workflowId]),
+      );
+      expect(approvals.rows).toEqual([{ approver: 'bob', outcome: 'accepted' }]);
     } finally {
       worker.kill('SIGTERM');
       await worker;
