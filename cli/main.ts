@@ -15,6 +15,7 @@ import {
 } from './runs.ts';
 import { listSchedules, scheduleAction, syncSchedules, triggerAndFind } from './schedules.ts';
 import { checkChosenBackup, listBackups } from './backups.ts';
+import { rollbackCommand, type RollbackOptions } from './rollback.ts';
 import { runbookRun } from '../workflows/runbook.ts';
 import { up } from './up.ts';
 import { allChecks } from '../activities/checks/index.ts';
@@ -164,7 +165,7 @@ program
 
 program
   .command('recover')
-  .description('recover a target from a backup (the recover runbook): two DBAs approve, a safety backup is taken, the database is dropped and restored from the backup and verified; on failure it is put back from the safety backup. One recovery per target at a time')
+  .description('recover a target from a backup (the recover runbook): two DBAs approve, a safety backup is taken, the database is dropped and restored from the backup and verified; on failure it is put back from the safety backup. One destructive run (recovery or rollback) per target at a time')
   .requiredOption('--db <name>', 'configured target name')
   .requiredOption('--backup <id>', 'the verified full backup to restore (pggit-ops backups list)')
   .option('--allow-other-target', 'restore a backup taken of another target (its database must have the same name)')
@@ -178,6 +179,19 @@ program
     const param = [`backup_id=${opts.backup}`, `allow_other_target=${allowOtherTarget}`, `jobs=${opts.jobs}`];
     return runCommand(loaded, 'recover', { db: opts.db, param, wait: opts.wait, json: opts.json, exclusive: 'a recovery' });
   }));
+
+program
+  .command('rollback')
+  .description('roll a target\'s schema back to a point in time, or one object to a version (the rollback runbook): previewed, approved by one DBA (two when data is lost), safety backup, staged apply undone on failure, dropped tables refilled from a backup, verified. One destructive run per target at a time')
+  .requiredOption('--db <name>', 'configured target name')
+  .option('--to <timestamp>', 'roll back every tracked object to its state at this time, e.g. "2026-06-15 10:00:00+00"')
+  .option('--object <name>', 'roll back this object (as pggit.objects.full_name has it, e.g. public.customer) ...')
+  .option('--version <version>', '... to this version of it')
+  .option('--lock-timeout <duration>', 'how long a stage\'s statement may wait for a lock before the stage fails and is undone', '5s')
+  .option('--preview', 'print the plan and its risks, change nothing')
+  .option('--wait', 'follow the run to its end, showing progress')
+  .option('--json', 'machine-readable output on stdout (progress goes to stderr)')
+  .action(act((opts: RollbackOptions) => rollbackCommand(config(), opts)));
 
 program
   .command('backups')

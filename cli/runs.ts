@@ -129,8 +129,8 @@ export interface RunOptions {
   wait?: boolean;
   json?: boolean;
   /**
-   * One such run per target at a time, under the lock `<runbook>/<target>` (workflows/exclusive-run.ts);
-   * what a refusal calls the run, e.g. "a recovery".
+   * One destructive run (recovery, rollback) per target at a time, under the lock
+   * `destructive/<target>` (workflows/exclusive-run.ts); what a refusal calls the run, e.g. "a recovery".
    */
   exclusive?: string;
 }
@@ -171,7 +171,9 @@ async function startExclusive(
   client: Client,
   s: { taskQueue: string; runId: string; input: RunbookInput; what: string },
 ): Promise<WorkflowHandle<typeof exclusiveRunbookRun>> {
-  const lockId = `${s.input.runbook.name}/${s.input.target}`;
+  // One lock for every kind of destructive run: a rollback must not alter tables a recovery is
+  // dropping, nor a recovery replace the database under a rollback's stages.
+  const lockId = `destructive/${s.input.target}`;
   try {
     return await client.workflow.start(exclusiveRunbookRun, {
       taskQueue: s.taskQueue,

@@ -284,6 +284,15 @@ function resolveApproval(approval: NonNullable<StepFile['approval']>, at: Proper
   if (problems.count() === before && approval.quorum > users.length) {
     problems.at([...at, 'quorum'], `quorum ${approval.quorum} is more than the ${users.length} distinct people who may approve (${names(users)})`);
   }
+  if (approval.quorum_from) {
+    // Like `when`, a quorum can only come from a step that has run by the time the gate opens, and
+    // only an activity step has result data.
+    const position = ctx.ids.get(approval.quorum_from.step);
+    const source = position === undefined ? undefined : ctx.rawSteps[position];
+    if (position === undefined) problems.at([...at, 'quorum_from', 'step'], `unknown step '${approval.quorum_from.step}'`);
+    else if (position >= ctx.index) problems.at([...at, 'quorum_from', 'step'], `'${approval.quorum_from.step}' is not an earlier step: a quorum can only come from a step that has run`);
+    else if (!isRecord(source) || source.activity === undefined) problems.at([...at, 'quorum_from', 'step'], `'${approval.quorum_from.step}' is a sign-off: it has no result data to take a quorum from`);
+  }
   const onTimeout: ResolvedApproval['onTimeout'] =
     approval.on_timeout === 'reject'
       ? { action: 'reject' }
@@ -298,6 +307,7 @@ function resolveApproval(approval: NonNullable<StepFile['approval']>, at: Proper
     approvers: approval.approvers,
     users,
     quorum: approval.quorum,
+    ...(approval.quorum_from && { quorumFrom: { step: approval.quorum_from.step, field: approval.quorum_from.field } }),
     timeout: durationMs(approval.timeout),
     onTimeout,
     commentRequired: approval.comment_required ?? signOff,

@@ -49,7 +49,15 @@ const onFailureSchema = z
 const approvalSchema = z
   .object({
     approvers: z.array(approverName).min(1).describe('Users and groups (group:NAME) of the config\'s people.'),
-    quorum: z.number().int().min(1).default(1).describe('Distinct people who must approve.'),
+    quorum: z.number().int().min(1).default(1).describe('Distinct people who must approve (with quorum_from: at least this many).'),
+    quorum_from: z
+      .object({
+        step: stepId.describe('An earlier activity step of this runbook.'),
+        field: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a key of that step\'s result data: lower-case letters, digits and "_"').describe('A key of that step\'s result data holding a whole number.'),
+      })
+      .strict()
+      .optional()
+      .describe('Take the quorum from what an earlier step found (e.g. more approvers when data would be lost). The gate fails, asking nobody, when that step did not succeed or its value is not a whole number from 1 to the number of people who may approve.'),
     timeout: duration.describe('How long to wait for the quorum.'),
     on_timeout: z
       .union(
@@ -169,6 +177,8 @@ export interface ResolvedApproval {
   /** Who may approve: the approvers with groups expanded to their members, each once. */
   users: string[];
   quorum: number;
+  /** The quorum is the larger of `quorum` and this earlier step's result `data[field]`, read when the gate opens. */
+  quorumFrom?: { step: string; field: string };
   timeout: number;
   onTimeout: { action: 'reject' } | { action: 'escalate'; escalateTo: string[]; users: string[]; timeout: number };
   commentRequired: boolean;

@@ -210,7 +210,7 @@ describe('pggit-ops recover', () => {
       const waiting = cli(['recover', '--db', 'app', '--backup', chosen, '--wait', '--json'], 'carol');
       // The lock workflow names the run it holds the target for.
       const runId = await until('the run to start', async () => {
-        const lock = await client.workflow.getHandle('recover/app').describe().catch(() => undefined);
+        const lock = await client.workflow.getHandle('destructive/app').describe().catch(() => undefined);
         return lock?.status.name === 'RUNNING' ? (lock.memo?.runId as string) : undefined;
       });
       await approveBoth(client, runId);

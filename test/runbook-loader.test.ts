@@ -347,6 +347,53 @@ describe('errors name file:line:column and the step', () => {
     );
   });
 
+  it('approval.quorum_from must name an earlier activity step', () => {
+    const err = problem(
+      withSteps(
+        '  - id: first',
+        '    title: First',
+        '    activity: rebuildIndexes',
+        '    approval: { approvers: ["group:dba"], timeout: 1h, quorum_from: { step: second, field: approvers_needed } }',
+        '  - id: second',
+        '    title: Second',
+        '    activity: rebuildIndexes',
+        '    approval: { approvers: ["group:dba"], timeout: 1h, quorum_from: { step: nope, field: approvers_needed } }',
+        '  - id: sign',
+        '    title: Sign',
+        '    approval: { approvers: [alice], timeout: 1h }',
+        '  - id: third',
+        '    title: Third',
+        '    activity: rebuildIndexes',
+        '    approval: { approvers: ["group:dba"], timeout: 1h, quorum_from: { step: sign, field: needed } }',
+        '  - id: fourth',
+        '    title: Fourth',
+        '    activity: rebuildIndexes',
+        '    approval: { approvers: ["group:dba"], timeout: 1h, quorum_from: { step: first, field: Needed } }',
+      ),
+    );
+    expect(err.message).toBe(
+      several(
+        't.yaml',
+        "t.yaml:7:77: step 'first': approval.quorum_from.step: 'second' is not an earlier step: a quorum can only come from a step that has run",
+        "t.yaml:11:77: step 'second': approval.quorum_from.step: unknown step 'nope'",
+        "t.yaml:18:77: step 'third': approval.quorum_from.step: 'sign' is a sign-off: it has no result data to take a quorum from",
+        "t.yaml:22:91: step 'fourth': approval.quorum_from.field: must be a key of that step's result data: lower-case letters, digits and \"_\"",
+      ),
+    );
+    const resolved = parseRunbook(
+      withSteps(
+        '  - { id: first, title: First, activity: rebuildIndexes }',
+        '  - id: second',
+        '    title: Second',
+        '    activity: rebuildIndexes',
+        '    approval: { approvers: ["group:dba"], timeout: 1h, quorum_from: { step: first, field: approvers_needed } }',
+      ),
+      't.yaml',
+      options,
+    );
+    expect((resolved.steps[1] as ResolvedActivityStep).approval).toMatchObject({ quorum: 1, quorumFrom: { step: 'first', field: 'approvers_needed' } });
+  });
+
   it('unknown approvers and groups, and a quorum above the people who may approve', () => {
     const err = problem(
       withSteps(

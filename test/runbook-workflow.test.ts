@@ -46,7 +46,16 @@ const marking = defineCheck({
     return { summary: `marked ${args.mark}`, findings: [] };
   },
 });
-const testChecks = [reporting, failing, marking];
+const needing = defineCheck({
+  name: 'testNeed',
+  description: 'reports, as its result data, how many approvers a later step needs',
+  kind: 'check',
+  args: z.object({ approvers_needed: z.union([z.number(), z.string()]) }).strict(),
+  async run(_ctx, args) {
+    return { summary: `needs ${args.approvers_needed}`, findings: [], data: { approvers_needed: args.approvers_needed } };
+  },
+});
+const testChecks = [reporting, failing, marking, needing];
 
 let server: TestPostgres;
 let loaded: LoadedConfig;
@@ -216,6 +225,37 @@ describe('approval gates', () => {
       const err = await handle.result().catch((e: unknown) => e);
       expect(((err as WorkflowFailedError).cause as Error).message).toBe('step reindex was not approved: rejected by carol: not during business hours');
       expect((await db.query('SELECT count(*)::int AS n FROM test_marks WHERE mark LIKE $1', ['approved-%'])).rows[0].n).toBe(1); // only the first test's
+    }, testChecks);
+  });
+
+  it('takes the quorum from an earlier step\'s result (quorum_from), and fails without asking anyone when it cannot', async () => {
+    const needs = (name: string, value: string) => runbook(name, `
+- { id: preview, title: preview, activity: testNeed, args: { approvers_needed: ${value} } }
+- id: apply
+  title: apply
+  activity: testMark
+  args: { mark: quorum-from-${randomUUID()} }
+  approval: { approvers: ["group:dba", carol], timeout: 1h, quorum_from: { step: preview, field: approvers_needed } }`);
+    await withWorkers(loaded, async (client) => {
+      const two = await start(client, needs('needs-two', '2'), 'dave');
+      const waiting = await waitForStatus(two, 'apply', 'waiting_approval');
+      expect(waiting.steps[1]!.approval!.quorum).toBe(2);
+      await approve(two, { stepId: 'apply', decision: 'approve', approver: 'alice' });
+      expect((await two.query(progressQuery)).steps[1]!.status).toBe('waiting_approval');
+      await approve(two, { stepId: 'apply', decision: 'approve', approver: 'carol' });
+      expect((await two.result()).steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded']);
+
+      for (const [value, error] of [
+        ['"two"', 'quorum_from preview.approvers_needed: "two" is not a whole number of at least 1'],
+        ['4', 'quorum_from preview.approvers_needed: needs 4 approvals but only 3 people may approve'],
+      ] as const) {
+        const handle = await start(client, needs('needs-bad', value), 'dave');
+        const err = await handle.result().catch((e: unknown) => e);
+        expect(((err as WorkflowFailedError).cause as Error).message).toBe(`step apply failed: ${error}`);
+        const apply = (await handle.query(progressQuery)).steps[1]!;
+        expect(apply).toMatchObject({ status: 'failed', error });
+        expect(apply.approval).toBeUndefined(); // nobody was asked
+      }
     }, testChecks);
   });
 

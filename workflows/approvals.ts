@@ -1,5 +1,5 @@
 // The rules of an approval gate, as pure functions: the Update validator and the tests use them.
-import type { ApprovalDecision, ApproveInput } from './runbook-types.ts';
+import type { ApprovalDecision, ApproveInput, ResolvedApproval, StepResult } from './runbook-types.ts';
 
 export interface GateState {
   stepId: string;
@@ -46,4 +46,27 @@ export function gateOutcome(gate: Pick<GateState, 'quorum' | 'decisions'>): 'app
   if (gate.decisions.some((d) => d.decision === 'reject')) return 'rejected';
   const approvers = new Set(gate.decisions.filter((d) => d.decision === 'approve').map((d) => d.approver));
   return approvers.size >= gate.quorum ? 'approved' : 'open';
+}
+
+/**
+ * The quorum a gate asks for: `quorum`, or with `quorumFrom` the larger of it and the whole number
+ * the earlier step's result holds at that field (`resultOf`: a step's result, undefined when it
+ * did not succeed). An error (the gate then fails without asking anyone) when there is no such
+ * number or fewer people may approve than it asks for: a gate must never open with less than the
+ * step said it needs.
+ */
+export function gateQuorum(approval: ResolvedApproval, resultOf: (stepId: string) => StepResult | undefined): { quorum: number } | { error: string } {
+  const from = approval.quorumFrom;
+  if (!from) return { quorum: approval.quorum };
+  const where = `quorum_from ${from.step}.${from.field}`;
+  const source = resultOf(from.step);
+  if (!source) return { error: `${where}: step ${from.step} did not succeed, so the quorum is unknown` };
+  const value = source.data?.[from.field];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    return { error: `${where}: ${value === undefined ? 'missing from its result' : `${JSON.stringify(value)} is not a whole number of at least 1`}` };
+  }
+  const quorum = Math.max(approval.quorum, value);
+  const people = new Set([...approval.users, ...(approval.onTimeout.action === 'escalate' ? approval.onTimeout.users : [])]).size;
+  if (quorum > people) return { error: `${where}: needs ${quorum} approvals but only ${people} people may approve` };
+  return { quorum };
 }

@@ -1,9 +1,10 @@
-// One destructive run per target at a time (a recovery). Temporal refuses to start a workflow
-// under the id of a running one, so this workflow, started under a fixed id per target
-// (`recover/<target>`, conflict policy FAIL), is the lock, held until it ends. The run itself is
-// its child under an id of its own (`recover/<target>/<time>`): the ledger's run and the safety
-// backup's idempotency key are keyed by the run id, and under one fixed id a second recovery would
-// find the first one's records, and its safety backup, as its own.
+// One destructive run per target at a time (a recovery or a rollback, whichever of them). Temporal
+// refuses to start a workflow under the id of a running one, so this workflow, started under a
+// fixed id per target (`destructive/<target>`, conflict policy FAIL), is the lock, held until it
+// ends. The run itself is its child under an id of its own (`recover/<target>/<time>`,
+// `rollback/<target>/<time>`): the ledger's run and the safety backup's idempotency key are keyed by
+// the run id, and under one fixed id a second run would find the first one's records, and its
+// safety backup, as its own.
 import { executeChild, ParentClosePolicy } from '@temporalio/workflow';
 import type { RunbookInput, RunProgress } from './runbook-types.ts';
 import { runbookRun } from './runbook.ts';

@@ -22,7 +22,7 @@ import type { LedgerActivities } from '../activities/ledger.ts';
 import type { NotificationEvent } from '../activities/notifications/events.ts';
 import type { NotificationActivities } from '../activities/notifications/notify.ts';
 import type { StepActivity } from '../activities/steps.ts';
-import { approvalRefusal, gateOutcome, type GateState } from './approvals.ts';
+import { approvalRefusal, gateOutcome, gateQuorum, type GateState } from './approvals.ts';
 import type {
   ApprovalDecision,
   ApproveInput,
@@ -172,22 +172,22 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   }
 
   /** Opens the step's gate and waits for the quorum, a rejection, or the timeout (after any escalation). */
-  async function awaitApproval(step: ResolvedStep): Promise<{ outcome: 'approved' | 'rejected' | 'timed out'; note: string }> {
+  async function awaitApproval(step: ResolvedStep, quorum: number): Promise<{ outcome: 'approved' | 'rejected' | 'timed out'; note: string }> {
     const approval = step.approval!;
     const deadline = (timeoutMs: number) => new Date(Date.now() + timeoutMs).toISOString();
     gate = {
       stepId: step.id,
       approvers: approval.users,
-      quorum: approval.quorum,
+      quorum,
       fourEyes: step.kind === 'job',
       commentRequired: approval.commentRequired,
       decisions: [],
     };
     const sp = stepProgress(step.id);
-    sp.approval = { approvers: [...approval.users], quorum: approval.quorum, decisions: [], deadline: deadline(approval.timeout) };
+    sp.approval = { approvers: [...approval.users], quorum, decisions: [], deadline: deadline(approval.timeout) };
     const requestApproval = (escalated: boolean) =>
       notify({ ...runRef, event: 'approval_requested', stepId: step.id, stepTitle: step.title, approvers: sp.approval!.approvers,
-               quorum: approval.quorum, deadline: sp.approval!.deadline!, escalated });
+               quorum, deadline: sp.approval!.deadline!, escalated });
     await record(sp, 'waiting_approval');
     requestApproval(false);
     let decided = await condition(() => gateOutcome(gate!) !== 'open', approval.timeout);
@@ -213,6 +213,8 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
   }
 
   const started: ResolvedStep[] = [];
+  /** Results of the steps that succeeded, for a later gate's quorum_from. */
+  const results = new Map<string, StepResult>();
   const byId = new Map(runbook.steps.map((s) => [s.id, s]));
 
   async function compensate(step: ResolvedStep): Promise<void> {
@@ -244,8 +246,12 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
         continue;
       }
       let stepFailure: string | undefined;
-      if (step.approval) {
-        const { outcome, note } = await awaitApproval(step);
+      const quorum = step.approval && gateQuorum(step.approval, (id) => results.get(id));
+      if (quorum && 'error' in quorum) {
+        stepFailure = quorum.error;
+        await record(sp, 'failed', { error: stepFailure });
+      } else if (quorum) {
+        const { outcome, note } = await awaitApproval(step, quorum.quorum);
         sp.summary = note;
         if (outcome !== 'approved') {
           stepFailure = note;
@@ -267,6 +273,7 @@ export async function runbookRun(input: RunbookInput): Promise<RunProgress> {
         }
         try {
           const result = await stepRunner(step, queues)({ target, runId, stepId: step.id, args: step.args, previousRunAt });
+          results.set(step.id, result);
           await record(sp, 'succeeded', { result });
           if (result.findings.some((f) => f.severity !== 'info')) notify({ ...runRef, event: 'findings', stepId: step.id, stepTitle: step.title });
           continue;

@@ -5,8 +5,9 @@ import type { CheckDefinition } from './define.ts';
 import { drChecks } from './dr/index.ts';
 import { monthlyChecks } from './monthly/index.ts';
 import { quarterlyChecks } from './quarterly/index.ts';
+import { rollbackChecks } from './rollback/index.ts';
 import { noop } from './utility/noop.ts';
 import { wait } from './utility/wait.ts';
 import { weeklyChecks } from './weekly/index.ts';
 
-export const allChecks: readonly CheckDefinition[] = [...dailyChecks, ...weeklyChecks, ...monthlyChecks, ...quarterlyChecks, ...drChecks, noop, wait];
+export const allChecks: readonly CheckDefinition[] = [...dailyChecks, ...weeklyChecks, ...monthlyChecks, ...quarterlyChecks, ...drChecks, ...rollbackChecks, noop, wait];

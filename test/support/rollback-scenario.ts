@@ -84,11 +84,16 @@ export async function dropDatabase(server: TestPostgres, name: string): Promise<
   await withPgClient(server.connection, (c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`));
 }
 
-export async function buildScenario(server: TestPostgres): Promise<Scenario> {
+/**
+ * @param beforeMigrations runs on the database that is to be migrated, before the first migration
+ * (e.g. to take a backup that holds the rows of a table a migration drops).
+ */
+export async function buildScenario(server: TestPostgres, beforeMigrations?: (database: string) => Promise<void>): Promise<Scenario> {
   const base = await server.createDatabase('pagila_pggit');
   await loadPagila(server.url(base));
   await installPggit({ ...server.connection, database: base });
   const migrated = await copyDatabase(server, base, 'migrated');
+  await beforeMigrations?.(migrated);
   const client = new pg.Client({ ...server.connection, database: migrated });
   await client.connect();
   try {

@@ -13,7 +13,7 @@ import { storeDir } from '../../backup/store.ts';
 import { verifyBackup } from '../../backup/verify.ts';
 import type { DrContext } from '../../dr/pg-tools.ts';
 import { databaseOid, planReplacement, RecoveryRefused, replaceDatabase, type Replacement, type ReplacementPlan } from '../../dr/recover.ts';
-import { defineCheck, type ServerCheckContext } from '../define.ts';
+import { defineCheck, type ServerCheckContext, type StepResult } from '../define.ts';
 import { withDrContext } from './backup-database.ts';
 
 const recoveryArgs = z
@@ -29,7 +29,7 @@ const recoveryArgs = z
 type RecoveryArgs = z.infer<typeof recoveryArgs>;
 
 /** Runs a recovery step with its DR context; refusals and failures a retry cannot change stop the step at once. */
-function recoveryStep<T>(ctx: ServerCheckContext, fn: (context: BackupContext & { dr: DrContext }) => Promise<T>): Promise<T> {
+export function recoveryStep<T>(ctx: ServerCheckContext, fn: (context: BackupContext & { dr: DrContext }) => Promise<T>): Promise<T> {
   return withDrContext(ctx, async (context) => {
     try {
       return await fn(context);
@@ -125,37 +125,43 @@ export const putBackTarget = defineCheck({
       safety_step: z.string().min(1),
     })
     .strict(),
-  run: (ctx, args) =>
-    recoveryStep(ctx, async (context) => {
-      const key = `${ctx.runId}/${args.safety_step}`;
-      const safety = await context.pools.withLedger((db) => findBackup(db, { idempotencyKey: key }));
-      if (safety?.status !== 'succeeded' || !safety.verified) {
-        const found = safety ? `: backup ${safety.backupId} is ${safety.status}${safety.verified ? '' : ', unverified'}` : '';
-        throw new RecoveryRefused(`no verified safety backup of this run (idempotency key ${key}${found}): nothing to put the target back from`);
-      }
-      const plan = await planReplacement(context.dr, context.pools, { target: ctx.target, backup: backupFile(context, safety) });
-      // The OID tells whether the recovery got as far as the drop: one refused or failed before it
-      // leaves the very database the safety backup was taken of, and restoring that would only lose
-      // what was written since.
-      const current = await databaseOid(context.dr, ctx.target, plan.database);
-      if (current !== null && current === plan.contents.database?.oid) {
-        return {
-          summary: `nothing to put back: ${plan.database} is still the database safety backup ${safety.backupId} was taken of`,
-          findings: [{ code: 'target_untouched', severity: 'info', message: `${plan.database} was not dropped (OID ${current}, as when safety backup ${safety.backupId} was taken)` }],
-          data: { backup_id: safety.backupId, put_back: false },
-        };
-      }
-      const replacement = await replaceDatabase(context.dr, plan);
-      if (!replacement.ok) {
-        throw ApplicationFailure.nonRetryable(
-          `putting ${plan.database} back from safety backup ${safety.backupId} failed: ${failures(replacement)}. Restore it by hand: pg_restore --create --dbname=postgres ${plan.backup.path}`,
-          'RecoveryFailed',
-        );
-      }
-      return {
-        summary: `${plan.database} put back from safety backup ${safety.backupId} in ${(replacement.restore.restoreMs / 1000).toFixed(1)} s and verified against it`,
-        findings: replacement.findings,
-        data: { ...replacementData(replacement, safety), put_back: true },
-      };
-    }),
+  run: (ctx, args) => recoveryStep(ctx, (context) => putBack(ctx, context, args.safety_step, { unlessUntouched: true })),
 });
+
+/**
+ * Replaces the target's database with the run's safety backup (taken by step `safetyStep`). With
+ * `unlessUntouched`, not when it is still the very database that backup was taken of (a recovery
+ * that failed before its drop); a rollback, which changes the database in place, puts it back anyway.
+ */
+export async function putBack(ctx: ServerCheckContext, context: BackupContext & { dr: DrContext }, safetyStep: string, options: { unlessUntouched: boolean }): Promise<StepResult> {
+  const key = `${ctx.runId}/${safetyStep}`;
+  const safety = await context.pools.withLedger((db) => findBackup(db, { idempotencyKey: key }));
+  if (safety?.status !== 'succeeded' || !safety.verified) {
+    const found = safety ? `: backup ${safety.backupId} is ${safety.status}${safety.verified ? '' : ', unverified'}` : '';
+    throw new RecoveryRefused(`no verified safety backup of this run (idempotency key ${key}${found}): nothing to put the target back from`);
+  }
+  const plan = await planReplacement(context.dr, context.pools, { target: ctx.target, backup: backupFile(context, safety) });
+  // The OID tells whether the recovery got as far as the drop: one refused or failed before it
+  // leaves the very database the safety backup was taken of, and restoring that would only lose
+  // what was written since.
+  const current = options.unlessUntouched ? await databaseOid(context.dr, ctx.target, plan.database) : null;
+  if (current !== null && current === plan.contents.database?.oid) {
+    return {
+      summary: `nothing to put back: ${plan.database} is still the database safety backup ${safety.backupId} was taken of`,
+      findings: [{ code: 'target_untouched', severity: 'info', message: `${plan.database} was not dropped (OID ${current}, as when safety backup ${safety.backupId} was taken)` }],
+      data: { backup_id: safety.backupId, put_back: false },
+    };
+  }
+  const replacement = await replaceDatabase(context.dr, plan);
+  if (!replacement.ok) {
+    throw ApplicationFailure.nonRetryable(
+      `putting ${plan.database} back from safety backup ${safety.backupId} failed: ${failures(replacement)}. Restore it by hand: pg_restore --create --dbname=postgres ${plan.backup.path}`,
+      'RecoveryFailed',
+    );
+  }
+  return {
+    summary: `${plan.database} put back from safety backup ${safety.backupId} in ${(replacement.restore.restoreMs / 1000).toFixed(1)} s and verified against it`,
+    findings: replacement.findings,
+    data: { ...replacementData(replacement, safety), put_back: true },
+  };
+}
