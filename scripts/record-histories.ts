@@ -1,6 +1,8 @@
 // Records one workflow history per workflow kind into test/histories/, for test/replay.test.ts:
 // a later change to workflow code that would break runs already in flight then fails CI.
-// Re-record only on purpose (a deliberate, versioned change): npm run histories:record
+// Re-record only on purpose (a deliberate, versioned change): npm run histories:record [-- KIND...]
+// (KIND: health-check, runbook, destructive; without one, all). Keep the old files of the kinds a
+// change does not concern: they are what proves that runs started by older code still replay.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +18,7 @@ import { loadConfig } from '../worker/config.ts';
 import { connectClient, connectWorker } from '../worker/temporal-connection.ts';
 import { findTemporalCli, projectRoot } from '../worker/tools.ts';
 import { createWorkers } from '../worker/worker.ts';
+import { exclusiveRunbookRun } from '../workflows/exclusive-run.ts';
 import { healthCheck } from '../workflows/health-check.ts';
 import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
 
@@ -80,8 +83,19 @@ steps:
   }
   await handle.result().catch(() => undefined);
 
+  // The lock every destructive run (recovery, rollback) runs under, with a one-step child run.
+  await client.workflow.execute(exclusiveRunbookRun, {
+    taskQueue: queues.checks,
+    workflowId: 'destructive/app/recorded',
+    args: [{
+      runId: 'recover/app/recorded',
+      run: { runbook: parseRunbook('name: child\ndescription: the locked run\nsteps:\n  - { id: look, title: look, activity: noop }\n', 'child.yaml', { checks: allChecks, people }), target: 'app', initiator: 'alice', queues },
+    }],
+  });
+
   // The official CLI's JSON export is the format replay reads back (historyFromJSON).
-  for (const id of ['health-check/app/recorded', 'runbook/app/recorded']) {
+  const kinds = process.argv.slice(2);
+  for (const id of ['health-check/app/recorded', 'runbook/app/recorded', 'destructive/app/recorded'].filter((id) => kinds.length === 0 || kinds.includes(id.split('/')[0]!))) {
     const { stdout } = await execa(findTemporalCli(), ['workflow', 'show', '--workflow-id', id, '--address', env.address, '--output', 'json']);
     const name = id.split('/')[0];
     writeFileSync(path.join(out, `${name}.json`), `${stdout.trim()}\n`);
