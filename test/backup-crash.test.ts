@@ -5,18 +5,16 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allChecks } from '../activities/checks/index.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
 import { connectClient } from '../worker/temporal-connection.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { progressQuery, runbookRun } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
-import { testConfig } from './support/temporal.ts';
+import { startWorkerProcess, testConfig } from './support/temporal.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 
 let server: TestPostgres;
@@ -32,11 +30,6 @@ afterAll(() => server?.stop());
 
 describe('a worker killed during a long DR step', () => {
   const loaded = () => testConfig({ app: server.connection }, { ledger: { target: 'app' }, backups: { dir: store } });
-  const startWorker = (config: ReturnType<typeof loaded>): ResultPromise =>
-    execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', config.file!], {
-      env: { [config.config.targets.app!.password_env!]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
-      reject: false,
-    });
   /** Starts a run of a one-step runbook (`step` is the step's YAML mapping) on target app. */
   const startRun = (client: Client, config: LoadedConfig, name: string, step: string) => {
     const runbook = parseRunbook(`name: ${name}\ndescription: one step\nsteps:\n  - ${step}`, `${name}.yaml`, { checks: allChecks, people: { users: {}, groups: {} } });
@@ -56,7 +49,7 @@ describe('a worker killed during a long DR step', () => {
   it('during pg_dump: one valid backup and no partial file once a new worker finishes the run', async () => {
     const config = loaded();
     const client = await connectClient(config);
-    let worker = startWorker(config);
+    let worker = startWorkerProcess(config);
     try {
       const handle = await startRun(client, config, 'backup',
         '{ id: backup_full, title: backup, activity: backupDatabase, args: { kind: full }, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }');
@@ -72,7 +65,7 @@ describe('a worker killed during a long DR step', () => {
       worker.kill('SIGKILL');
       await worker;
 
-      worker = startWorker(config);
+      worker = startWorkerProcess(config);
       const result = await handle.result();
       expect(result.steps.map((s) => s.status)).toEqual(['succeeded']);
 
@@ -94,7 +87,7 @@ describe('a worker killed during a long DR step', () => {
   it('during a drill\'s restore: the retried drill passes and no scratch database is left', async () => {
     const config = loaded();
     const client = await connectClient(config);
-    let worker = startWorker(config);
+    let worker = startWorkerProcess(config);
     try {
       const handle = await startRun(client, config, 'drill',
         '{ id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 5s, retry: { maximum_attempts: 5 } }');
@@ -102,7 +95,7 @@ describe('a worker killed during a long DR step', () => {
       worker.kill('SIGKILL');
       await worker;
 
-      worker = startWorker(config);
+      worker = startWorkerProcess(config);
       const result = await handle.result();
       expect(result.steps.map((s) => s.status)).toEqual(['succeeded']);
       expect(await scratch()).toEqual([]);
@@ -119,7 +112,7 @@ describe('a worker killed during a long DR step', () => {
   it('cancelling a drill mid-restore stops it, records the run as cancelled and drops the scratch database', async () => {
     const config = loaded();
     const client = await connectClient(config);
-    const worker = startWorker(config);
+    const worker = startWorkerProcess(config);
     try {
       const handle = await startRun(client, config, 'drill', '{ id: restore_drill, title: drill, activity: restoreDrill, heartbeat_timeout: 30s }');
       await untilRestoring();

@@ -3,19 +3,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allChecks } from '../activities/checks/index.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
 import { freePort } from '../worker/local-postgres.ts';
 import { connectClient } from '../worker/temporal-connection.ts';
 import { DevServer } from '../worker/temporal-dev-server.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { progressQuery, runbookRun } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
-import { testConfig } from './support/temporal.ts';
+import { startWorkerProcess, testConfig } from './support/temporal.ts';
 
 let server: TestPostgres;
 beforeAll(async () => {
@@ -30,11 +28,7 @@ describe('the Temporal server restarted during a run', () => {
     const options = { address: `127.0.0.1:${await freePort()}`, uiPort: await freePort(), dbFile: path.join(dir, 'temporal.sqlite'), logFile: path.join(dir, 'temporal.log') };
     let temporal = await DevServer.start(options);
     const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' }, temporal: { address: options.address, namespace: 'default' } });
-    const passwordEnv = loaded.config.targets.app!.password_env!;
-    const worker: ResultPromise = execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
-      env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'error' },
-      reject: false,
-    });
+    const worker = startWorkerProcess(loaded, 'error');
     try {
       const runbook = parseRunbook(
         `name: outage

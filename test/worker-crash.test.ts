@@ -1,18 +1,15 @@
 // Kill -9 the worker process in the middle of a run (a long step, or a step waiting for approval),
 // start a new one: the run completes exactly once, and the ledger holds every step and approval once.
-import path from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../worker/temporal-connection.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
 import { allChecks } from '../activities/checks/index.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type TestPostgres } from './support/postgres.ts';
-import { testConfig } from './support/temporal.ts';
+import { startWorkerProcess, testConfig } from './support/temporal.ts';
 
 let server: TestPostgres;
 beforeAll(async () => {
@@ -24,15 +21,6 @@ afterAll(() => server?.stop());
 describe('a worker killed mid-run', () => {
   it('leaves the run to a new worker, which completes it exactly once', async () => {
     const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' } });
-    const passwordEnv = loaded.config.targets.app!.password_env!;
-    // The worker process reads the same config file (env names only) and gets the secret in its environment.
-    const configFile = loaded.file!;
-    const startWorker = (): ResultPromise =>
-      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', configFile], {
-        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
-        reject: false,
-      });
-
     const client = await connectClient(loaded);
     const runbook = parseRunbook(
       `name: crash
@@ -44,7 +32,7 @@ steps:
       'crash.yaml',
       { checks: allChecks, people: { users: {}, groups: {} } },
     );
-    let worker = startWorker();
+    let worker = startWorkerProcess(loaded);
     try {
       const handle = await client.workflow.start(runbookRun, {
         taskQueue: loaded.config.temporal.task_queues.checks,
@@ -60,7 +48,7 @@ steps:
       worker.kill('SIGKILL');
       await worker;
 
-      worker = startWorker();
+      worker = startWorkerProcess(loaded);
       const result = await handle.result();
       expect(result.status).toBe('succeeded');
       expect(result.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
@@ -94,12 +82,6 @@ steps:
 
   it('while a step waits for approval: the approval sent to the new worker is taken once and the run finishes', async () => {
     const loaded = testConfig({ app: server.connection }, { ledger: { target: 'app' }, people: { users: { alice: {}, bob: {} }, groups: {} } });
-    const passwordEnv = loaded.config.targets.app!.password_env!;
-    const startWorker = (): ResultPromise =>
-      execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
-        env: { [passwordEnv]: server.connection.password, PGGIT_OPS_LOG_LEVEL: 'warn' },
-        reject: false,
-      });
     const client = await connectClient(loaded);
     const runbook = parseRunbook(
       `name: gated
@@ -109,7 +91,7 @@ steps:
       'gated.yaml',
       { checks: allChecks, people: { users: { alice: {}, bob: {} }, groups: {} } },
     );
-    let worker = startWorker();
+    let worker = startWorkerProcess(loaded);
     try {
       const handle = await client.workflow.start(runbookRun, {
         taskQueue: loaded.config.temporal.task_queues.checks,
@@ -123,7 +105,7 @@ steps:
       }
       worker.kill('SIGKILL');
       await worker;
-      worker = startWorker();
+      worker = startWorkerProcess(loaded);
       // The Update waits for a worker to run its validator: the new one, replaying the run.
       const decision = { stepId: 'act', decision: 'approve' as const, approver: 'bob', reason: 'go' };
       await handle.executeUpdate(approveUpdate, { args: [decision], updateId: 'after-crash' });

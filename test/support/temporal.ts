@@ -4,10 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { execa, type ResultPromise } from 'execa';
 import { stringify } from 'yaml';
 import { loadConfig, type LoadedConfig } from '../../worker/config.ts';
 import { connectClient, connectWorker } from '../../worker/temporal-connection.ts';
 import { createWorkers } from '../../worker/worker.ts';
+import { projectRoot } from '../../worker/tools.ts';
 import type { CheckDefinition } from '../../activities/checks/define.ts';
 import { allChecks } from '../../activities/checks/index.ts';
 import type { Client } from '@temporalio/client';
@@ -79,4 +81,16 @@ export async function historyText(client: Client, workflowId: string): Promise<s
   const json = JSON.stringify(await client.workflow.getHandle(workflowId).fetchHistory());
   const payloads = [...json.matchAll(/"data":"([A-Za-z0-9+/=]*)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8'));
   return [json, ...payloads].join('\n');
+}
+
+/**
+ * `pggit-ops worker` as a child process on `loaded`'s config file, with its targets' secrets in
+ * its environment (testConfig put them in this process's): a worker the tests can kill -9.
+ */
+export function startWorkerProcess(loaded: LoadedConfig, logLevel = 'warn'): ResultPromise {
+  const secrets = Object.values(loaded.config.targets).flatMap((t) => (t.password_env ? [[t.password_env, process.env[t.password_env] ?? '']] : []));
+  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), 'worker', '--config', loaded.file!], {
+    env: { ...Object.fromEntries(secrets), PGGIT_OPS_LOG_LEVEL: logLevel },
+    reject: false,
+  });
 }
