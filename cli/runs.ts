@@ -187,7 +187,7 @@ async function startExclusive(
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     const running = (await client.workflow.getHandle(lockId).describe()).memo?.runId;
-    throw new CliError(ExitCode.BadInput, `${s.what} is already running: ${typeof running === 'string' ? running : lockId}`);
+    throw new CliError(ExitCode.BadInput, `${s.what} is refused: ${typeof running === 'string' ? running : lockId} is running (one recovery or rollback per target at a time)`);
   }
 }
 

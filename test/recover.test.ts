@@ -171,7 +171,7 @@ describe('pggit-ops recover', () => {
       // One recovery of a target at a time.
       const second = await cli(['recover', '--db', 'app', '--backup', chosen], 'alice');
       expect(second.exitCode).toBe(2);
-      expect(second.stderr).toContain(`a recovery of app is already running: ${runId}`);
+      expect(second.stderr).toContain(`a recovery of app is refused: ${runId} is running (one recovery or rollback per target at a time)`);
 
       // A session left open on the target is terminated by the recovery.
       const held = new pg.Client(app);

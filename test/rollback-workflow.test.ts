@@ -47,7 +47,8 @@ beforeAll(async () => {
   scenario = await buildScenario(server, async (database) => {
     app = { ...server.connection, database };
     loaded = testConfig(
-      { app, ops: server.connection },
+      // Its own target name: the destructive-run lock is per target name on the shared server.
+      { shop: app, ops: server.connection },
       {
         ledger: { target: 'ops' },
         backups: { dir: store },
@@ -60,7 +61,7 @@ beforeAll(async () => {
     const pools = new TargetPools(loaded.config);
     try {
       const context = { config: loaded.config, baseDir: loaded.baseDir, pools, heartbeat: () => undefined, signal: new AbortController().signal };
-      backupId = (await runBackup(context, { target: 'app', kind: 'full', idempotencyKey: 'rollback-test/before-migrations' })).backupId;
+      backupId = (await runBackup(context, { target: 'shop', kind: 'full', idempotencyKey: 'rollback-test/before-migrations' })).backupId;
       expect((await verifyBackup(context, { backupId })).ok).toBe(true);
     } finally {
       await pools.close();
@@ -111,7 +112,7 @@ const gateOpen = (client: Client, runId: string) =>
   });
 
 async function startRollback(args: string[], who: keyof typeof tokens): Promise<string> {
-  const started = await cli(['rollback', '--db', 'app', ...args, '--json'], who);
+  const started = await cli(['rollback', '--db', 'shop', ...args, '--json'], who);
   expect(started.exitCode, started.stderr).toBe(0);
   return (JSON.parse(started.stdout) as { runId: string }).runId;
 }
@@ -132,13 +133,13 @@ describe('pggit-ops rollback', () => {
     await resetApp();
     const point = scenario.points[5]!; // before "drop table"
     await withWorkers(loaded, async (client) => {
-      const preview = await cli(['rollback', '--db', 'app', '--to', point.at, '--preview']);
+      const preview = await cli(['rollback', '--db', 'shop', '--to', point.at, '--preview']);
       expect(preview.exitCode, preview.stderr).toBe(0);
       expect(preview.stdout).toContain(`public.film_category: rows restored from backup ${backupId}`);
       expect(preview.stdout).toMatch(/1 approval\(s\) needed/);
 
       const runId = await startRollback(['--to', point.at], 'carol');
-      expect(runId).toMatch(/^rollback\/app\/\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+      expect(runId).toMatch(/^rollback\/shop\/\d{8}T\d{6}Z-[0-9a-f]{4}$/);
       const gate = await gateOpen(client, runId);
       expect(gate.approval!.quorum).toBe(1);
       const denied = await cli(['approve', runId, '--step', 'safety_backup', '--json'], 'carol');
@@ -163,7 +164,7 @@ describe('pggit-ops rollback', () => {
     await resetApp();
     const point = scenario.points[0]!; // drops loyalty_points: data is lost, two approvals
     const before = await state();
-    const preview = await cli(['rollback', '--db', 'app', '--to', point.at, '--preview', '--json']);
+    const preview = await cli(['rollback', '--db', 'shop', '--to', point.at, '--preview', '--json']);
     expect(preview.exitCode, preview.stderr).toBe(0);
     const plan = JSON.parse(preview.stdout) as { approvers_needed: number; steps: PlanStep[] };
     expect(plan.approvers_needed).toBe(2);
@@ -217,7 +218,7 @@ describe('pggit-ops rollback', () => {
     try {
       await withWorkers(loaded, async (client) => {
         const params = [`to=${point.at}`, 'lock_timeout=3s', 'revert_lock_timeout=1s'].flatMap((p) => ['--param', p]);
-        const started = await cli(['run', 'rollback', '--db', 'app', ...params, '--json'], 'carol');
+        const started = await cli(['run', 'rollback', '--db', 'shop', ...params, '--json'], 'carol');
         expect(started.exitCode, started.stderr).toBe(0);
         const { runId } = JSON.parse(started.stdout) as { runId: string };
         await gateOpen(client, runId);
@@ -264,9 +265,9 @@ describe('pggit-ops rollback', () => {
     await withWorkers(loaded, async (client) => {
       const runId = await startRollback(['--to', scenario.points[3]!.at], 'carol');
       await gateOpen(client, runId);
-      const recovery = await cli(['recover', '--db', 'app', '--backup', backupId], 'alice');
+      const recovery = await cli(['recover', '--db', 'shop', '--backup', backupId], 'alice');
       expect(recovery.exitCode).toBe(2);
-      expect(recovery.stderr).toContain(`a recovery of app is already running: ${runId}`);
+      expect(recovery.stderr).toContain(`a recovery of shop is refused: ${runId} is running (one recovery or rollback per target at a time)`);
       const rejected = await cli(['reject', runId, '--step', 'safety_backup', '--reason', 'not today', '--json'], 'bob');
       expect(rejected.exitCode, rejected.stdout).toBe(0);
       await expect(client.workflow.getHandle(runId).result()).rejects.toThrow();
@@ -283,7 +284,7 @@ describe('pggit-ops rollback', () => {
     await resetApp();
     const first = await withPgClient(app, async (c) =>
       (await c.query<{ v: string }>(`SELECT version_after AS v FROM pggit.history WHERE full_name = 'public.actor' ORDER BY id LIMIT 1`)).rows[0]!.v);
-    const preview = await cli(['rollback', '--db', 'app', '--object', 'public.actor', '--version', first, '--preview', '--json']);
+    const preview = await cli(['rollback', '--db', 'shop', '--object', 'public.actor', '--version', first, '--preview', '--json']);
     expect(preview.exitCode, preview.stderr).toBe(0);
     const plan = JSON.parse(preview.stdout) as { scope: string[]; data_lost: string[]; steps: PlanStep[] };
     expect(plan.scope).toEqual(['public.actor']);
@@ -301,7 +302,7 @@ describe('pggit-ops rollback', () => {
       [['--object', 'public.customer'], /needs both the object and the version/],
     ];
     for (const [args, message] of cases) {
-      const run = await cli(['rollback', '--db', 'app', ...args], 'carol');
+      const run = await cli(['rollback', '--db', 'shop', ...args], 'carol');
       expect(run.exitCode, run.stderr).toBe(2);
       expect(run.stderr).toMatch(message);
     }
