@@ -5,14 +5,14 @@
 // and comment as backed up, where a database created beside it would lose them), pggit re-binds its
 // records to the new catalog addresses, and the result is proven against the backup.
 import pg from 'pg';
-import type { Finding } from '../checks/define.ts';
+import { PermanentError, type Finding } from '../checks/define.ts';
 import type { TargetPools } from '../pools.ts';
 import { databaseName, withSession, type DrContext } from './pg-tools.ts';
 import { proveRecovered, type RecoveryProof } from './prove.ts';
 import { MAINTENANCE_DATABASE, readArchive, restoreInto, type ArchiveContents, type BackupFile, type RestoreMeasurements } from './restore.ts';
 
 /** The database was not touched, and trying again as asked cannot succeed. */
-export class RecoveryRefused extends Error {
+export class RecoveryRefused extends PermanentError {
   override name = 'RecoveryRefused';
 }
 

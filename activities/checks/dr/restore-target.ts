@@ -28,18 +28,6 @@ const recoveryArgs = z
   .strict();
 type RecoveryArgs = z.infer<typeof recoveryArgs>;
 
-/** Runs a recovery step with its DR context; refusals and failures a retry cannot change stop the step at once. */
-export function recoveryStep<T>(ctx: ServerCheckContext, fn: (context: BackupContext & { dr: DrContext }) => Promise<T>): Promise<T> {
-  return withDrContext(ctx, async (context) => {
-    try {
-      return await fn(context);
-    } catch (err) {
-      if (err instanceof RecoveryRefused) throw ApplicationFailure.nonRetryable(err.message, err.name);
-      throw err;
-    }
-  });
-}
-
 function backupFile(context: BackupContext, backup: BackupRecord) {
   return { path: path.join(storeDir(context.config, context.baseDir), backup.path), format: backup.format };
 }
@@ -76,7 +64,7 @@ export const planRecovery = defineCheck({
   targetSession: false,
   args: recoveryArgs,
   run: (ctx, args) =>
-    recoveryStep(ctx, async (context) => {
+    withDrContext(ctx, async (context) => {
       const { backup, plan } = await recoveryPlan(ctx, context, args);
       const size = backup.sizeBytes === null ? '' : `, ${(backup.sizeBytes / 1024 / 1024).toFixed(1)} MiB`;
       return {
@@ -94,7 +82,7 @@ export const restoreTarget = defineCheck({
   targetSession: false,
   args: recoveryArgs,
   run: (ctx, args) =>
-    recoveryStep(ctx, async (context) => {
+    withDrContext(ctx, async (context) => {
       const { backup, plan } = await recoveryPlan(ctx, context, args);
       // Verified once is not enough: the file may have been damaged since, and the database is about
       // to be dropped. A failure here also marks the backup unverified in the catalog.
@@ -125,7 +113,7 @@ export const putBackTarget = defineCheck({
       safety_step: z.string().min(1),
     })
     .strict(),
-  run: (ctx, args) => recoveryStep(ctx, (context) => putBack(ctx, context, args.safety_step, { unlessUntouched: true })),
+  run: (ctx, args) => withDrContext(ctx, (context) => putBack(ctx, context, args.safety_step, { unlessUntouched: true })),
 });
 
 /**

@@ -19,7 +19,7 @@ import {
 } from '../../rollback/plan.ts';
 import { defineCheck, type Finding, type ServerCheckContext } from '../define.ts';
 import { withDrContext } from '../dr/backup-database.ts';
-import { putBack, recoveryStep } from '../dr/restore-target.ts';
+import { putBack } from '../dr/restore-target.ts';
 
 /** Approvals a rollback needs: a second person once data would be lost. */
 export function approversNeeded(plan: readonly PlanStep[]): 1 | 2 {
@@ -217,7 +217,7 @@ export const revertRollback = defineCheck({
   targetSession: false,
   args: z.object({ preview_step: previewStep, safety_step: z.string().min(1), lock_timeout: lockTimeout.default('30s') }).strict(),
   run: (ctx, args) =>
-    recoveryStep(ctx, async (context) => {
+    withDrContext(ctx, async (context) => {
       const preview = await previewOf(ctx, args.preview_step);
       const before: RollbackPoint = { point: preview.planned_at, scope: null, label: `back to ${preview.planned_at}` };
       const inverse = await withSession(context.config, { target: ctx.target }, ctx.signal, async (db) => {
