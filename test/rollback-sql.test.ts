@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { buildScenario, checksums, copyDatabase, dropDatabase, migrations, schemaDump, tableChecksum, type Scenario } from './support/rollback-scenario.ts';
+import type { PlanStep } from '../activities/rollback/plan.ts';
 
 let server: TestPostgres;
 let scenario: Scenario;
@@ -30,26 +31,11 @@ async function onCopy<T>(template: string, fn: (client: pg.Client, database: str
   }
 }
 
-interface PlanRow {
-  step: number;
-  stage: number;
-  stage_name: string;
-  object_type: string;
-  object_name: string;
-  action: string;
-  sql: string | null;
-  locks: string | null;
-  loses_data: boolean;
-  needs_backup_data: boolean;
-  touches: string[];
-  note: string | null;
+async function preview(client: pg.Client, at: string): Promise<PlanStep[]> {
+  return (await client.query<PlanStep>(`SELECT * FROM pggit.preview_rollback($1) ORDER BY step`, [at])).rows;
 }
 
-async function preview(client: pg.Client, at: string): Promise<PlanRow[]> {
-  return (await client.query<PlanRow>(`SELECT * FROM pggit.preview_rollback($1) ORDER BY step`, [at])).rows;
-}
-
-function stepOf(plan: PlanRow[], objectName: string, action?: string): PlanRow {
+function stepOf(plan: PlanStep[], objectName: string, action?: string): PlanStep {
   const row = plan.find((r) => r.object_name === objectName && (!action || r.action === action));
   if (!row) throw new Error(`no ${action ?? ''} step for ${objectName} in the plan:\n${plan.map((r) => `${r.step} ${r.action} ${r.object_name}`).join('\n')}`);
   return row;
@@ -265,7 +251,7 @@ describe('rollback_to_timestamp failures', () => {
 describe('rollback_object', () => {
   it('takes one table and its parts back to a version, dropping what depended on its removed column, and nothing else', async () => {
     await onCopy(scenario.migrated, async (client) => {
-      const plan = (await client.query<PlanRow>(`SELECT * FROM pggit.preview_rollback_object('public.customer', '1.0.0') ORDER BY step`)).rows;
+      const plan = (await client.query<PlanStep>(`SELECT * FROM pggit.preview_rollback_object('public.customer', '1.0.0') ORDER BY step`)).rows;
       expect(plan.map((r) => [r.action, r.object_name])).toEqual([
         ['drop', 'public.customer_loyalty'],
         ['drop', 'public.customer_loyalty_idx'],
