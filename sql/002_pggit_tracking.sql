@@ -667,13 +667,9 @@ BEGIN
     -- text changes without a write of their own (an index printing a renamed column) are re-read
     -- by record_dependents. Everything when the table is new or renamed (its parts' names change
     -- with it), and for COMMENT (removing a comment writes no row of the part's).
-    IF p_classid = 'pg_class'::regclass THEN
-        observed := ARRAY(SELECT p FROM pggit.table_parts(p_objid,
-            known.id IS NOT NULL AND p_command_tag <> 'COMMENT'
-            AND known.full_name = (pg_identify_object(p_classid, p_objid, 0)).identity) p);
-    ELSE
-        observed := ARRAY(SELECT p FROM pggit.domain_parts(p_objid) p);
-    END IF;
+    observed := ARRAY(SELECT p FROM pggit.scope_objects(p_classid, p_objid,
+        known.id IS NOT NULL AND p_command_tag <> 'COMMENT'
+        AND known.full_name = (pg_identify_object(p_classid, p_objid, 0)).identity) p);
     SELECT * INTO own FROM unnest(observed) x WHERE x.classid = p_classid AND x.objid = p_objid AND x.objsubid = 0;
     IF own.full_name IS NULL THEN
         RETURN NULL;   -- not tracked
