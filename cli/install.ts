@@ -1,7 +1,7 @@
 // `pggit-ops install`: bring a database's pggit up to date by applying the sql/ migrations it lacks.
 import pg from 'pg';
 import { applyMigrations } from '../activities/migrations.ts';
-import { connectionConfig } from '../activities/targets.ts';
+import { clientConfigOfUrl, connectionConfig } from '../activities/targets.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { CliError, ExitCode } from './exit-codes.ts';
 
@@ -17,7 +17,7 @@ function clientConfig(opts: InstallOptions, config: () => LoadedConfig): pg.Clie
     throw new CliError(ExitCode.BadInput, 'install needs exactly one of --db NAME (a configured target) and --database-url URL');
   }
   if (opts.db !== undefined) return connectionConfig(config().config, opts.db);
-  return { application_name: 'pggit-ops', connectionTimeoutMillis: 10_000, connectionString: opts.databaseUrl };
+  return { application_name: 'pggit-ops', connectionTimeoutMillis: 10_000, ...clientConfigOfUrl(opts.databaseUrl!) };
 }
 
 export async function install(opts: InstallOptions, config: () => LoadedConfig): Promise<void> {

@@ -3,6 +3,7 @@
 // actually happened: the locks each statement took on tables that existed before (pg_locks of this
 // backend) and the tables it rewrote (their relfilenode changed), with their row counts.
 import pg from 'pg';
+import { clientConfigOfUrl } from '../activities/targets.ts';
 import { toFinding } from './analyze.ts';
 import { nodeType } from './nodes.ts';
 import type { ParsedMigration, ParsedStatement } from './parse.ts';
@@ -61,14 +62,18 @@ export interface Measurement {
 
 interface Relation {
   oid: string;
+  /** As reported: schema-qualified only when not on the search_path the session started with. */
   name: string;
+  /** For queries: the migration may change search_path, and `name` then mean another table. */
+  qualified: string;
   relfilenode: string;
   reltuples: number;
 }
 
 const relationsQuery = `
-  SELECT c.oid::text AS oid, c.oid::regclass::text AS name, c.relfilenode::text AS relfilenode, c.reltuples::float8 AS reltuples
-    FROM pg_class c
+  SELECT c.oid::text AS oid, c.oid::regclass::text AS name, format('%I.%I', n.nspname, c.relname) AS qualified,
+         c.relfilenode::text AS relfilenode, c.reltuples::float8 AS reltuples
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
    WHERE c.relkind IN ('r', 'm') AND c.oid >= 16384`; // 16384 = FirstNormalObjectId: user relations only
 
 const locksQuery = `
@@ -84,7 +89,7 @@ export class MeasurementSession {
 
   /** Connects and opens the transaction; `lockWait` bounds how long a statement may wait for a lock (e.g. '5s'). */
   static async open(databaseUrl: string, lockWait: string): Promise<MeasurementSession> {
-    const client = new pg.Client({ connectionString: databaseUrl, application_name: 'pggit-ops risk' });
+    const client = new pg.Client({ application_name: 'pggit-ops risk', ...clientConfigOfUrl(databaseUrl) });
     await client.connect();
     try {
       await client.query('BEGIN');
@@ -168,7 +173,7 @@ export class MeasurementSession {
   /** The planner's estimate when the table was ever analyzed (reltuples >= 0), else an exact count. */
   private async rowCount(relation: Relation): Promise<number> {
     if (relation.reltuples >= 0) return Math.round(relation.reltuples);
-    const { rows } = await this.client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${relation.name}`);
+    const { rows } = await this.client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ONLY ${relation.qualified}`);
     return Number(rows[0]!.n);
   }
 }

@@ -24,7 +24,8 @@ import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { testConfig } from './support/temporal.ts';
 
-const oddName = `it's a "backup" test ✓ db`;
+// ';' and '=' too: a URL's path must be decoded as libpq does, and '=' makes libpq read a --dbname as a connection string.
+const oddName = `it's a "backup"; x=1 test ✓ db`;
 
 let server: TestPostgres;
 let loaded: LoadedConfig;
@@ -314,6 +315,20 @@ describe('runBackup', () => {
       const record = await runBackup(context(new AbortController(), config, urlPools), { target: 'byurl', kind: 'pggit', idempotencyKey: newKey() });
       expect(record).toMatchObject({ target: 'byurl', status: 'succeeded' });
       expect(manifestOf(record).database).toBe(pagila.database);
+    } finally {
+      await urlPools.close();
+    }
+  });
+
+  it('reaches a database named with quotes, ; and = through a URL target, from the worker and from pg_dump', async () => {
+    const urlEnv = `PGGIT_OPS_TEST_BACKUP_URL_${randomBytes(4).toString('hex')}`;
+    vi.stubEnv(urlEnv, server.url(oddName));
+    const config: Config = { ...loaded.config, targets: { ...loaded.config.targets, oddurl: { url_env: urlEnv } } };
+    const urlPools = new TargetPools(config);
+    try {
+      const record = await runBackup(context(new AbortController(), config, urlPools), { target: 'oddurl', kind: 'full', idempotencyKey: newKey() });
+      expect(manifestOf(record).database).toBe(oddName);
+      expect(await tocOf(path.join(store, record.path))).toContain('TABLE public tab le ✓ postgres');
     } finally {
       await urlPools.close();
     }

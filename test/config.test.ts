@@ -76,7 +76,12 @@ describe('secrets by name', () => {
 
   it('reads the password from the env var the target names, inside the worker', () => {
     expect(connectionConfig(config, 'prod', { PROD_PW: 's3cret' })).toMatchObject({ host: 'db.internal', port: 5432, database: 'app', password: 's3cret' });
-    expect(connectionConfig(config, 'viaurl', { PROD_URL: 'postgresql://u:p@h/d' })).toMatchObject({ connectionString: 'postgresql://u:p@h/d' });
+    expect(connectionConfig(config, 'viaurl', { PROD_URL: 'postgresql://u:p@h/d' })).toMatchObject({ host: 'h', user: 'u', password: 'p', database: 'd', url: 'postgresql://u:p@h/d' });
+  });
+
+  it('decodes a URL target\'s database name as libpq does (node-postgres alone leaves %3B, %3D, %2F encoded)', () => {
+    const url = 'postgresql://u@h:6543/Ops%20%3B%3D%2F%3F%25%22x%22%20b%C4%B1g?sslmode=disable';
+    expect(connectionConfig(config, 'viaurl', { PROD_URL: url })).toMatchObject({ host: 'h', port: 6543, database: 'Ops ;=/?%"x" bıg' });
   });
 
   it('fails clearly when the secret is missing or the target unknown', () => {

@@ -59,8 +59,8 @@ export function libpqConnection(config: Config, target: string, env: NodeJS.Proc
   for (const name of inheritedEnv) if (env[name] !== undefined) childEnv[name] = env[name]!;
   let password: string | undefined;
   let dbname: string;
-  if (resolved.connectionString !== undefined) {
-    const url = new URL(resolved.connectionString);
+  if (resolved.url !== undefined) {
+    const url = new URL(resolved.url);
     password = decodeURIComponent(url.password) || (url.searchParams.get('password') ?? undefined);
     url.password = '';
     url.searchParams.delete('password');

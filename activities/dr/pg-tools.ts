@@ -25,12 +25,7 @@ export interface DbRef {
 
 function clientConfig(config: Config, ref: DbRef): pg.ClientConfig {
   const base = connectionConfig(config, ref.target);
-  if (ref.database === undefined) return base;
-  if (base.connectionString === undefined) return { ...base, database: ref.database };
-  // node-postgres lets the URL win over a separate `database`, so the URL itself is rewritten.
-  const url = new URL(base.connectionString);
-  url.pathname = `/${encodeURIComponent(ref.database)}`;
-  return { ...base, connectionString: url.toString() };
+  return ref.database === undefined ? base : { ...base, database: ref.database };
 }
 
 /** URL parameters libpq also reads from the environment; any other one cannot reach a child safely. */
@@ -55,8 +50,8 @@ function libpqEnv(config: Config, ref: DbRef): Record<string, string> {
   const set = (name: string, value: string | number | undefined) => {
     if (value !== undefined && value !== '') env[name] = String(value);
   };
-  if (resolved.connectionString !== undefined) {
-    const url = new URL(resolved.connectionString);
+  if (resolved.url !== undefined) {
+    const url = new URL(resolved.url);
     if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
       throw new ConfigError(`target '${ref.target}': only postgres:// and postgresql:// URLs can be handed to pg_dump and pg_restore`);
     }
@@ -99,6 +94,15 @@ export function databaseName(config: Config, target: string): string {
   const name = env.PGDATABASE ?? env.PGUSER;
   if (name === undefined) throw new ConfigError(`target '${target}': no database name (and no user name to default to)`);
   return name;
+}
+
+/**
+ * The `--dbname` option naming `database`. libpq reads a --dbname holding '=' (or starting with
+ * postgres://) as a connection string: as is, a database called `a=b` would be a syntax error, and
+ * one called `host=... dbname=...` another server. So the name goes in a connection string, quoted.
+ */
+export function dbnameOption(database: string): string {
+  return `--dbname=dbname='${database.replace(/[\\']/g, '\\$&')}'`;
 }
 
 export interface ToolRun {
