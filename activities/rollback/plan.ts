@@ -2,8 +2,9 @@
 // goes back to (checked, so bad input is refused naming it), the plan pggit.rollback_plan builds
 // (sql/008), which stages of it have taken effect, and which backup holds the rows of a table the
 // rollback re-creates empty. Shared by the rollback steps (activities/checks/rollback/) and
-// `pggit-ops rollback --preview`, which reads the same plan without starting a run.
-import type pg from 'pg';
+// `pggit-ops rollback --preview`, which reads the same plan without starting a run. A run's
+// attempts take over from one another through its own rows in pggit_ops (sql/011, sql/012).
+import pg from 'pg';
 import { recordColumns, toRecord, type BackupRecord, type CatalogRow } from '../backup/catalog.ts';
 
 /** As a runbook passes it: `to`, or `object` and `version`; '' means not given. */
@@ -133,18 +134,36 @@ export class StageFailed extends Error {
 }
 
 /**
+ * Whether a stage's error is the session's end rather than the stage's own failure: the server
+ * terminated it (57P01-57P03: a restart, or a later attempt taking over) or the connection broke
+ * (class 08, or node-postgres's own error, which has no SQLSTATE). The stage's fate is then unknown
+ * here (its COMMIT may have been processed), so it is left to a retry, which reads it from
+ * pggit_ops.rollback_stages instead of calling it failed and rolled back.
+ */
+export function sessionLost(err: unknown): boolean {
+  if (!(err instanceof pg.DatabaseError)) return true;
+  return err.code !== undefined && (err.code.startsWith('08') || ['57P01', '57P02', '57P03'].includes(err.code));
+}
+
+/**
  * Applies a plan stage by stage, each stage one transaction, each checked against the recorded
  * definitions once committed: a failure leaves whole stages, which the caller undoes. With
- * `runId`, each stage is recorded in pggit_ops.rollback_stages in its own transaction (sql/011).
+ * `runId`, each stage is recorded in pggit_ops.rollback_stages in its own transaction (sql/011),
+ * with that transaction's id (sql/012). `committed` are the stages an earlier attempt of the run
+ * committed: skipped, and the last of them checked again, since that attempt may have died between
+ * its commit and its check.
  */
 export async function applyStages(
   db: pg.ClientBase,
   plan: readonly PlanStep[],
-  options: { lockTimeout: string; runId?: string; onStage?: (stage: { stage: number; name: string }, committed: number) => void },
+  options: { lockTimeout: string; runId?: string; committed?: readonly number[]; onStage?: (stage: { stage: number; name: string }, committed: number) => void },
 ): Promise<ReturnType<typeof stagesOf>> {
   const stages = stagesOf(plan);
-  const committed: string[] = [];
-  for (const stage of stages) {
+  const earlier = new Set(options.committed);
+  const resumed = stages.filter((s) => earlier.has(s.stage));
+  const committed = resumed.map((s) => `stage ${s.stage}`);
+  if (resumed.length) await checkCommitted(db, resumed.at(-1)!);
+  for (const stage of stages.filter((s) => !earlier.has(s.stage))) {
     options.onStage?.(stage, committed.length);
     let current: PlanStep | undefined;
     try {
@@ -152,31 +171,98 @@ export async function applyStages(
         for (current of stage.steps) await db.query(current.sql!);
         current = undefined;
         if (options.runId !== undefined) {
-          await db.query('INSERT INTO pggit_ops.rollback_stages (run_id, stage, stage_name, statements) VALUES ($1, $2, $3, $4)', [options.runId, stage.stage, stage.name, stage.steps.length]);
+          await db.query(
+            'INSERT INTO pggit_ops.rollback_stages (run_id, stage, stage_name, statements, transaction_id) VALUES ($1, $2, $3, $4, pg_current_xact_id())',
+            [options.runId, stage.stage, stage.name, stage.steps.length],
+          );
         }
       });
     } catch (err) {
+      if (sessionLost(err)) throw err;
       throw new StageFailed(
         `stage ${stage.stage} (${stage.name}) failed${current ? ` at step ${current.step} (${current.action} ${current.object_name})` : ''} and was rolled back: ${(err as Error).message}; committed before it: ${committed.join(', ') || 'nothing'}`,
       );
     }
     committed.push(`stage ${stage.stage}`);
-    const differ = await stageMismatches(db, stage.steps);
-    if (differ.length) throw new StageFailed(`stage ${stage.stage} (${stage.name}) committed, but ${differ.join(', ')} differ from the recorded definitions`);
+    await checkCommitted(db, stage);
   }
   return stages;
 }
 
-/** How many stages of run `runId` have committed on this database. */
-export async function committedStages(db: pg.ClientBase, runId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pggit_ops.rollback_stages WHERE run_id = $1', [runId]);
+async function checkCommitted(db: pg.ClientBase, stage: ReturnType<typeof stagesOf>[number]): Promise<void> {
+  const differ = await stageMismatches(db, stage.steps);
+  if (differ.length) throw new StageFailed(`stage ${stage.stage} (${stage.name}) committed, but ${differ.join(', ')} differ from the recorded definitions`);
+}
+
+/** The stages of run `runId` committed on this database, in order. */
+export async function committedStages(db: pg.ClientBase, runId: string): Promise<number[]> {
+  const { rows } = await db.query<{ stage: number }>('SELECT stage FROM pggit_ops.rollback_stages WHERE run_id = $1 ORDER BY stage', [runId]);
+  return rows.map((r) => r.stage);
+}
+
+/**
+ * Tracked DDL recorded after `since` other than run `runId`'s committed stages: a plan previewed
+ * then is stale once there is any. The run's own DDL is told apart by transaction, not by time: a
+ * stage's history rows carry the id of the transaction its rollback_stages row was written in, and
+ * no one else's change can be in that transaction.
+ */
+export async function changesSince(db: pg.ClientBase, since: string, runId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pggit.history h
+      WHERE h.change_timestamp > $1::timestamptz
+        AND NOT EXISTS (SELECT FROM pggit_ops.rollback_stages s WHERE s.run_id = $2 AND s.transaction_id = h.transaction_id)`,
+    [since, runId],
+  );
   return rows[0]!.n;
 }
 
-/** Tracked DDL recorded after `since`: a plan previewed then is stale once there is any. */
-export async function changesSince(db: pg.ClientBase, since: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pggit.history WHERE change_timestamp > $1::timestamptz', [since]);
-  return rows[0]!.n;
+/**
+ * The plan run `runId` applies: the one its first attempt stored (sql/012), else `make()`'s, stored
+ * now, before any stage. A retry must finish the plan that was approved and partly applied:
+ * planning again from the half-rolled-back schema would give other stages, numbered afresh.
+ */
+export async function runPlan(db: pg.ClientBase, runId: string, make: () => Promise<PlanStep[]>): Promise<PlanStep[]> {
+  const stored = await db.query<{ steps: PlanStep[] }>('SELECT steps FROM pggit_ops.rollback_plans WHERE run_id = $1', [runId]);
+  if (stored.rows[0]) return stored.rows[0].steps;
+  const plan = await make();
+  await db.query('INSERT INTO pggit_ops.rollback_plans (run_id, steps) VALUES ($1, $2)', [runId, JSON.stringify(plan)]);
+  return plan;
+}
+
+/** The advisory lock every session working on run `runId`'s rollback holds (apply and revert). */
+const runLock = `hashtextextended('pggit-ops rollback ' || $1, 0)`;
+
+/**
+ * Makes this session the only one working on run `runId`'s rollback in this database: ends the
+ * sessions earlier attempts left behind, then holds the run's advisory lock until it closes
+ * (waiting a minute at most for it).
+ *
+ * A session whose worker was killed goes on until its statement ends: a stage waiting for a lock
+ * waits out its lock_timeout, a long ALTER runs to its end, and only then does the server find the
+ * client gone and roll the stage back; a worker cut off from Temporal but alive would even go on to
+ * its next stage. Waiting for that would hold the retry, and everyone queued behind the dead
+ * session's locks, for work that is thrown away, so such sessions are terminated. That is safe: a
+ * stage takes effect only with its COMMIT, which termination cannot split (the server holds the
+ * signal off while committing), so once they are gone rollback_stages says exactly which stages
+ * committed. They are found by the run's advisory lock, which every attempt's session holds (or
+ * waits for), not by application_name, which any client can set and the server truncates; the
+ * application_name set here is for people reading pg_stat_activity.
+ */
+export async function takeOverRun(db: pg.ClientBase, runId: string): Promise<void> {
+  await db.query(`SELECT set_config('application_name', $1, false)`, [`pggit-ops rollback ${runId}`]);
+  // pg_locks shows a bigint advisory key as its high (classid) and low (objid) 32 bits, objsubid 1.
+  await db.query(
+    `SELECT pg_terminate_backend(l.pid, 10000)
+       FROM pg_locks l, (SELECT ${runLock} AS key) k
+      WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.pid <> pg_backend_pid()
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.classid = ((k.key >> 32) & 4294967295)::oid AND l.objid = (k.key & 4294967295)::oid`,
+    [runId],
+  );
+  // A session still exiting (pg_terminate_backend waits 10 s at most) holds the lock until it is gone.
+  await inTransaction(db, '1min', async () => {
+    await db.query(`SELECT pg_advisory_lock(${runLock})`, [runId]);
+  });
 }
 
 export interface DroppedTable {

@@ -1,21 +1,23 @@
 // Staged rollback over a real target (runbooks/rollback.yaml), on the SQL of sql/008. The preview
 // fixes the plan and the moment it was made; every later step reads that from the preview step's
 // result in the ledger, so approvers approve exactly what is applied: the apply refuses when any
-// tracked DDL was recorded since. Stages are applied one transaction each, so a failure leaves
-// whole stages, each recorded in pggit_ops.rollback_stages as it commits (sql/011); the revert undoes
-// the committed ones by rolling back to the preview's moment (the rollback's own DDL is tracked, and
-// none of anyone else's may precede it, so that plan is their inverse), or else puts the safety
-// backup back.
+// tracked DDL but its own was recorded since. Stages are applied one transaction each, so a failure
+// leaves whole stages, each recorded in pggit_ops.rollback_stages as it commits (sql/011); the revert
+// undoes the committed ones by rolling back to the preview's moment (the rollback's own DDL is
+// tracked, and none of anyone else's may precede it, so that plan is their inverse), or else puts
+// the safety backup back. The apply can be retried (its worker died, its session was lost): the
+// retry ends what the earlier attempt left running, then finishes the same plan (sql/012) from the
+// first stage not recorded as committed.
 // The steps open their own sessions (targetSession: false): they set lock_timeout and run their
 // own transactions, which a pooled session must not carry over.
 import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { storeDir } from '../../backup/store.ts';
-import { databaseName, pgToolEnv, runPgTool, withSession } from '../../dr/pg-tools.ts';
+import { databaseName, dbnameOption, pgToolEnv, runPgTool, withSession } from '../../dr/pg-tools.ts';
 import {
-  applyStages, changesSince, committedStages, droppedTables, inTransaction, rollbackMismatches, rollbackPlan, rollbackPoint, RollbackInputError, StageFailed, stagesOf,
-  type PlanStep, type RollbackPoint,
+  applyStages, changesSince, committedStages, droppedTables, inTransaction, rollbackMismatches, rollbackPlan, rollbackPoint, RollbackInputError, runPlan, StageFailed, stagesOf,
+  takeOverRun, type PlanStep, type RollbackPoint,
 } from '../../rollback/plan.ts';
 import { defineCheck, type Finding, type ServerCheckContext } from '../define.ts';
 import { withDrContext } from '../dr/backup-database.ts';
@@ -113,9 +115,18 @@ export const previewRollback = defineCheck({
     ),
 });
 
+/** "stage 1", "stages 1, 2". */
+const stageList = (stages: readonly number[]) => `stage${stages.length > 1 ? 's' : ''} ${stages.join(', ')}`;
+
+/** Why a plan is refused as stale; `resumed` are the stages an earlier attempt committed. */
+function staleMessage(changes: number, plannedAt: string, resumed: readonly number[]): string {
+  if (!resumed.length) return `nothing done: ${changes} schema changes were recorded since the preview at ${plannedAt}, so the approved plan is stale; preview again`;
+  return `stopped after ${stageList(resumed)} (committed by an earlier attempt): ${changes} schema changes not made by this rollback were recorded since the preview at ${plannedAt}, so the approved plan is stale; the revert takes the schema back to the preview`;
+}
+
 export const applyRollback = defineCheck({
   name: 'applyRollback',
-  description: 'Applies the previewed rollback stage by stage, each stage one transaction under lock_timeout, checked against the recorded definitions after it commits',
+  description: 'Applies the previewed rollback stage by stage, each stage one transaction under lock_timeout, checked against the recorded definitions after it commits; a retry resumes after the stages already committed',
   kind: 'job',
   targetSession: false,
   args: z.object({ preview_step: previewStep, lock_timeout: lockTimeout.default('5s') }).strict(),
@@ -123,13 +134,16 @@ export const applyRollback = defineCheck({
     withDrContext(ctx, async ({ config, dr }) => {
       const preview = await previewOf(ctx, args.preview_step);
       return withSession(config, { target: ctx.target }, ctx.signal, async (db) => {
-        const since = await changesSince(db, preview.planned_at);
-        if (since) {
-          throw ApplicationFailure.nonRetryable(`nothing done: ${since} schema changes were recorded since the preview at ${preview.planned_at}, so the approved plan is stale; preview again`, 'RollbackStale');
-        }
-        const stages = await applyStages(db, await rollbackPlan(db, pointOf(preview)), {
+        // Before anything is read: a session an earlier attempt left may still commit or hold locks.
+        await takeOverRun(db, ctx.runId);
+        const resumed = await committedStages(db, ctx.runId);
+        const since = await changesSince(db, preview.planned_at, ctx.runId);
+        if (since) throw ApplicationFailure.nonRetryable(staleMessage(since, preview.planned_at, resumed), 'RollbackStale');
+        const plan = await runPlan(db, ctx.runId, () => rollbackPlan(db, pointOf(preview)));
+        const stages = await applyStages(db, plan, {
           lockTimeout: args.lock_timeout,
           runId: ctx.runId,
+          committed: resumed,
           onStage: (stage, committed) => dr.heartbeat({ phase: `stage ${stage.stage} (${stage.name})`, committed }),
         }).catch((err: unknown) => {
           ctx.signal.throwIfAborted();
@@ -137,9 +151,9 @@ export const applyRollback = defineCheck({
           throw err;
         });
         return {
-          summary: `${preview.label}: ${stages.length} stages applied (${stages.reduce((n, s) => n + s.steps.length, 0)} statements), each verified`,
+          summary: `${preview.label}: ${stages.length} stages applied (${stages.reduce((n, s) => n + s.steps.length, 0)} statements), each verified${resumed.length ? `; ${stageList(resumed)} committed by an earlier attempt` : ''}`,
           findings: [],
-          data: { stages: stages.map((s) => ({ stage: s.stage, name: s.name, statements: s.steps.length })) },
+          data: { stages: stages.map((s) => ({ stage: s.stage, name: s.name, statements: s.steps.length })), resumed },
         };
       });
     }),
@@ -177,7 +191,7 @@ export const restoreDroppedTableData = defineCheck({
         const file = path.join(storeDir(config, baseDir), dropped.backup_path!);
         const run = await runPgTool(dr, 'pg_restore', [
           '--data-only', '--single-transaction', '--exit-on-error', `--format=${dropped.backup_format}`,
-          `--schema=${schema}`, `--table=${table}`, `--dbname=${databaseName(config, ctx.target)}`, file,
+          `--schema=${schema}`, `--table=${table}`, dbnameOption(databaseName(config, ctx.target)), file,
         ], { env: pgToolEnv(config, { target: ctx.target }), phase: `restoring the rows of ${dropped.table}` });
         if (run.exitCode !== 0) {
           throw ApplicationFailure.nonRetryable(`pg_restore of ${dropped.table}'s rows from backup ${dropped.backup_id} failed: ${run.stderr.trim().split('\n').at(-1)}`, 'RollbackRestoreFailed');
@@ -221,9 +235,11 @@ export const revertRollback = defineCheck({
       const preview = await previewOf(ctx, args.preview_step);
       const before: RollbackPoint = { point: preview.planned_at, scope: null, label: `back to ${preview.planned_at}` };
       const inverse = await withSession(context.config, { target: ctx.target }, ctx.signal, async (db) => {
+        // An apply attempt whose worker died may have left its session running a stage.
+        await takeOverRun(db, ctx.runId);
         // Only what this run's stages did is undone: when none committed (the apply refused a stale
         // plan, or failed in its first stage), later DDL is someone else's.
-        if ((await committedStages(db, ctx.runId)) === 0) return { statements: 0 };
+        if (!(await committedStages(db, ctx.runId)).length) return { statements: 0 };
         let plan: PlanStep[] = [];
         try {
           plan = await rollbackPlan(db, before);
