@@ -675,12 +675,16 @@ BEGIN
 END
 $$;
 
--- An object's definition as the catalog has it now (NULL: pggit knows no live object of that name).
+-- An object's definition as the catalog has it now: the live object of that name, else the object
+-- that last had the name, wherever a rename took it (a plan names objects as they were called
+-- before its own renames); NULL when that object is gone or pggit never knew the name.
 CREATE FUNCTION pggit.live_definition(p_object_type text, p_full_name text) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pggit AS $$
     SELECT d.definition
       FROM pggit.objects o CROSS JOIN LATERAL pggit.observe(o.classid, o.objid, o.objsubid) d
-     WHERE o.is_active AND o.object_type = p_object_type AND o.full_name = p_full_name
+     WHERE o.is_active AND o.id = coalesce(
+               (SELECT l.id FROM pggit.objects l WHERE l.is_active AND l.object_type = p_object_type AND l.full_name = p_full_name),
+               (SELECT h.object_id FROM pggit.history h WHERE h.object_type = p_object_type AND h.full_name = p_full_name ORDER BY h.id DESC LIMIT 1))
 $$;
 
 -- Objects whose live definition is not the one recorded at p_cutoff (expected NULL: it should not

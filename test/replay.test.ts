@@ -11,8 +11,8 @@ const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta
 const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('recorded workflow histories', () => {
-  it('cover every workflow kind: the health check, the runbook interpreter and the destructive-run lock', () => {
-    expect(files.sort()).toEqual(['destructive.json', 'health-check.json', 'runbook.json']);
+  it('cover every workflow kind: the health check, the runbook interpreter, the destructive-run lock and a rollback run (quorum_from)', () => {
+    expect(files.sort()).toEqual(['destructive.json', 'health-check.json', 'rollback.json', 'runbook.json']);
   });
 
   for (const file of files) {
