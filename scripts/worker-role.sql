@@ -13,6 +13,10 @@ SELECT format('CREATE ROLE %I LOGIN', :'worker')
 GRANT pg_monitor TO :"worker";
 -- Read every table: pg_dump for backups, and the drill's comparison of a restore with its source.
 GRANT pg_read_all_data TO :"worker";
+-- pg_hba.conf as the server parses it, for the quarterly security assessment (superuser-only by
+-- default; catalogs are per database, hence in each target database like the rest).
+GRANT SELECT ON pg_catalog.pg_hba_file_rules TO :"worker";
+GRANT EXECUTE ON FUNCTION pg_catalog.pg_hba_file_rules() TO :"worker";
 
 -- pggit: read it, call its read-only API, run the guide's maintenance.
 GRANT USAGE ON SCHEMA pggit TO :"worker";

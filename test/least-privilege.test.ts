@@ -1,36 +1,58 @@
-// The worker's database role from scripts/worker-role.sql (no superuser, no ownership): the daily,
-// weekly and monthly checks, a backup and the history cleanup all run as it, through the real
-// workflow, with the ledger written as that role too. Install stays a superuser's job.
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The worker's database role from scripts/worker-role.sql (no superuser, no CREATEDB, no
+// ownership): every daily, weekly, monthly and quarterly check, a backup with its retention, the
+// history cleanup and the health check run as it, through the real workflows, with the ledger
+// written as that role too. A restore drill reads its source as that role; its scratch database
+// lives on a drill server of its own, which it must reach as a superuser: with CREATEDB alone the
+// restore can neither give objects their dumped owners nor re-create pggit's event triggers, and the
+// drill fails (shown here too). Install stays a superuser's job. Rollback, recovery and the index
+// rebuild, which need more than this role, are in least-privilege-destructive.test.ts.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allChecks } from '../activities/checks/index.ts';
+import { readTargetFacts } from '../activities/health.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
-import { pgBin, projectRoot } from '../worker/tools.ts';
-import { timeSuffix } from '../workflows/ids.ts';
+import type { LoadedConfig } from '../worker/config.ts';
+import { projectRoot } from '../worker/tools.ts';
+import { healthCheck } from '../workflows/health-check.ts';
+import { timeSuffix, workflowId } from '../workflows/ids.ts';
 import { runbookRun } from '../workflows/runbook.ts';
 import { loadPagila } from './support/pagila.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
-import { rememberSecret } from './support/secrets.ts';
+import { workerRole } from './support/roles.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+
+const WORKER = 'pggit_ops_worker';
 
 let server: TestPostgres;
 let worker: PgConnection;
+const store = mkdtempSync(path.join(tmpdir(), 'pggit-ops-store-'));
+
+/** Target `app` (also the ledger) reached as the worker role, plus `targets`; backups in `store`. */
+function config(targets: Record<string, PgConnection> = {}, backups: Record<string, unknown> = {}): LoadedConfig {
+  return testConfig({ app: worker, ...targets }, { ledger: { target: 'app' }, backups: { dir: store, ...backups } });
+}
+
+/** The real CLI on `loaded`'s config file (the targets' passwords are in this process's environment). */
+async function cli(loaded: LoadedConfig, args: string[]): Promise<Report> {
+  const run = await execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args, '--wait', '--json'], { reject: false });
+  expect(run.stdout, run.stderr).not.toBe('');
+  return JSON.parse(run.stdout) as Report;
+}
+
+interface Report {
+  steps: Array<{ id: string; status: string; data: Record<string, unknown> | null; findings: Array<{ code: string; severity: string; message: string }> }>;
+}
 
 beforeAll(async () => {
   server = await startPostgres();
   await loadPagila(server.url());
   await installPggit(server.connection);
-  const password = randomBytes(12).toString('hex');
-  rememberSecret(password);
-  const psql = await execa(pgBin('psql'), ['-X', '-q', '-v', 'worker=pggit_ops_worker', '-f', path.join(projectRoot, 'scripts/worker-role.sql'), server.url()], { reject: false });
-  expect(psql.exitCode, psql.stderr).toBe(0);
-  await withPgClient(server.connection, (c) => c.query(`ALTER ROLE pggit_ops_worker PASSWORD '${password}'`));
-  worker = { ...server.connection, user: 'pggit_ops_worker', password };
+  worker = await workerRole(server.connection, server.connection.database, WORKER);
 });
 afterAll(() => server?.stop());
 
@@ -39,22 +61,22 @@ describe('the worker role of scripts/worker-role.sql', () => {
     const { rows } = await withPgClient(server.connection, (c) =>
       c.query(`SELECT r.rolsuper, r.rolcreatedb, r.rolcreaterole, r.rolbypassrls,
                       (SELECT count(*)::int FROM pg_class WHERE relowner = r.oid) AS owned
-                 FROM pg_roles r WHERE r.rolname = 'pggit_ops_worker'`),
+                 FROM pg_roles r WHERE r.rolname = $1`, [WORKER]),
     );
     expect(rows).toEqual([{ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolbypassrls: false, owned: 0 }]);
   });
 
-  it('runs every checklist check, a backup and the history cleanup, writing the ledger', async () => {
+  it('runs every checklist check, a backup with its retention and the history cleanup, writing the ledger', async () => {
     const activities = ['performanceAlerts', 'recentMigrations', 'storageGrowth', 'backupStatus', 'performanceTrends', 'securityAudit',
-      'schemaDrift', 'capacityProjection', 'cleanHistory', 'permissionsReview', 'backupDatabase'];
+      'schemaDrift', 'capacityProjection', 'cleanHistory', 'permissionsReview', 'tuningReview', 'securityAssessment', 'complianceAudit',
+      'techStack', 'pitrReadiness', 'backupDatabase', 'applyBackupRetention'];
     const stepId = (a: string) => a.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
     const runbook = parseRunbook(
       `name: least\ndescription: every step as the worker role\nsteps:\n${activities.map((a) => `  - { id: ${stepId(a)}, title: ${a}, activity: ${a}, on_failure: continue${a === 'backupDatabase' ? ', args: { kind: full }' : ''} }`).join('\n')}`,
       'least.yaml',
       { checks: allChecks, people: { users: {}, groups: {} } },
     );
-    const store = mkdtempSync(path.join(tmpdir(), 'pggit-ops-store-'));
-    const loaded = testConfig({ app: worker }, { ledger: { target: 'app' }, backups: { dir: store } });
+    const loaded = config();
     const result = await withWorkers(loaded, (client) =>
       client.workflow.execute(runbookRun, {
         taskQueue: loaded.config.temporal.task_queues.checks,
@@ -63,7 +85,69 @@ describe('the worker role of scripts/worker-role.sql', () => {
       }),
     );
     expect(result.steps.map((s) => [s.id, s.status, s.error ?? ''])).toEqual(activities.map((a) => [stepId(a), 'succeeded', '']));
+    // pg_hba.conf is read through the script's grant, not skipped as unreadable.
+    expect(result.steps.find((s) => s.id === 'security_assessment')!.summary).toMatch(/, \d+ hba rules,/);
     const runs = await withPgClient(server.connection, (c) => c.query(`SELECT status FROM pggit_ops.runs WHERE run_id = $1`, [result.runId]));
     expect(runs.rows).toEqual([{ status: 'succeeded' }]);
+  });
+
+  it('runs the health-check workflow, which sees what a superuser sees', async () => {
+    const loaded = config();
+    const facts = await withWorkers(loaded, (client) =>
+      client.workflow.execute(healthCheck, {
+        taskQueue: loaded.config.temporal.task_queues.checks,
+        workflowId: workflowId('health-check', 'app', timeSuffix()),
+        args: [{ target: 'app' }],
+      }),
+    );
+    const asSuperuser = await withPgClient(server.connection, (c) => readTargetFacts(c, 'app'));
+    // The size is left out of the comparison: autovacuum may add a map file between the two reads.
+    const { databaseSizeBytes, ...seen } = facts;
+    const { databaseSizeBytes: superuserSize, ...expected } = asSuperuser;
+    expect(seen).toEqual(expected);
+    expect(databaseSizeBytes).toBeGreaterThan(superuserSize / 2);
+    expect(facts.pggitEventTriggers.map((t) => t.enabled)).toEqual([true, true]);
+  });
+});
+
+describe('a restore drill of a target reached as the worker role', () => {
+  /** The drill server (backups.drill_target), a cluster of its own as it should be in production. */
+  let drillServer: TestPostgres;
+
+  beforeAll(async () => {
+    drillServer = await startPostgres();
+    // A drill server holds the roles the backups name (pg_dumpall --globals-only); the worker's gets CREATEDB there.
+    await withPgClient(drillServer.connection, (c) => c.query(`CREATE ROLE ${WORKER} LOGIN CREATEDB PASSWORD ${pg.escapeLiteral(worker.password)}`));
+    const loaded = config();
+    const backup = await withWorkers(loaded, () => cli(loaded, ['backup', '--db', 'app']));
+    expect(backup.steps.map((s) => [s.id, s.status])).toEqual([['backup_full', 'succeeded'], ['backup_pggit', 'succeeded'], ['retention', 'succeeded']]);
+  });
+  afterAll(() => drillServer?.stop());
+
+  /** `pggit-ops drill` of `app`, its scratch database on the drill server reached as `drillAs`; what it left there. */
+  async function drill(drillAs: PgConnection): Promise<{ report: Report; left: string[] }> {
+    const loaded = config({ drill: drillAs }, { drill_target: 'drill' });
+    const report = await withWorkers(loaded, () => cli(loaded, ['drill', '--db', 'app']));
+    const left = await withPgClient(drillServer.connection, async (c) =>
+      (await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'pggit\\_drill\\_%'`)).rows.map((r) => r.datname),
+    );
+    return { report, left };
+  }
+
+  it('passes with the drill server reached as a superuser, the source read as the worker role, and leaves no scratch database', async () => {
+    const { report, left } = await drill(drillServer.connection);
+    const step = report.steps.find((s) => s.id === 'restore_drill')!;
+    expect(step.findings.filter((f) => f.severity === 'critical')).toEqual([]);
+    expect(step.data).toMatchObject({ pass: true, performed: true });
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([['pitr_readiness', 'succeeded'], ['restore_drill', 'succeeded']]);
+    expect(left).toEqual([]);
+  });
+
+  it('fails with only CREATEDB on the drill server: the restore cannot give objects their owners back; no scratch database is left', async () => {
+    const { report, left } = await drill({ ...drillServer.connection, user: WORKER, password: worker.password });
+    const step = report.steps.find((s) => s.id === 'restore_drill')!;
+    expect(step.data).toMatchObject({ pass: false, performed: true });
+    expect(step.findings).toContainEqual(expect.objectContaining({ code: 'restore_errors', severity: 'critical', message: expect.stringContaining('must be member of role "postgres"') }));
+    expect(left).toEqual([]);
   });
 });

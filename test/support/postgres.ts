@@ -32,7 +32,8 @@ export interface TestPostgres {
   restart(): Promise<void>;
 }
 
-function urlOf(c: PgConnection, database = c.database): string {
+/** A postgresql:// URL for `c`, on `database` if given. */
+export function urlOf(c: PgConnection, database = c.database): string {
   return `postgresql://${encodeURIComponent(c.user)}:${encodeURIComponent(c.password)}@${c.host}:${c.port}/${encodeURIComponent(database)}`;
 }
 

@@ -11,8 +11,9 @@ import { z } from 'zod';
 import { findBackup, restoreRefusal, type BackupContext, type BackupRecord } from '../../backup/catalog.ts';
 import { storeDir } from '../../backup/store.ts';
 import { verifyBackup } from '../../backup/verify.ts';
-import type { DrContext } from '../../dr/pg-tools.ts';
+import { withSession, type DrContext } from '../../dr/pg-tools.ts';
 import { databaseOid, planReplacement, RecoveryRefused, replaceDatabase, type Replacement, type ReplacementPlan } from '../../dr/recover.ts';
+import { MAINTENANCE_DATABASE } from '../../dr/restore.ts';
 import { defineCheck, type ServerCheckContext, type StepResult } from '../define.ts';
 import { withDrContext } from './backup-database.ts';
 
@@ -32,13 +33,34 @@ function backupFile(context: BackupContext, backup: BackupRecord) {
   return { path: path.join(storeDir(context.config, context.baseDir), backup.path), format: backup.format };
 }
 
+/**
+ * Refuses, before anything is dropped, a role that cannot restore `plan`'s backup as it was taken:
+ * pg_restore --create re-creates the backup's event triggers (pggit's DDL tracking), which only a
+ * superuser may create. As anyone else the database would be dropped and come back without them
+ * (and with its objects owned by that role), and putting a safety backup back would fail alike.
+ */
+async function assertCanRecreate(dr: DrContext, plan: ReplacementPlan): Promise<void> {
+  const eventTriggers = plan.contents.entries.filter((entry) => /^\d+; \d+ \d+ EVENT TRIGGER /.test(entry)).length;
+  if (eventTriggers === 0) return;
+  const { role, superuser } = await withSession(dr.config, { target: plan.target, database: MAINTENANCE_DATABASE }, dr.signal, async (c) =>
+    (await c.query<{ role: string; superuser: boolean }>(`SELECT current_user AS role, current_setting('is_superuser')::boolean AS superuser`)).rows[0]!,
+  );
+  if (!superuser) {
+    throw new RecoveryRefused(
+      `${plan.backup.path} holds ${eventTriggers} event trigger(s) (pggit's DDL tracking), which only a superuser can create, and target ${plan.target} is reached as ${role}, who is not one: ${plan.database} was not touched`,
+    );
+  }
+}
+
 /** The chosen backup and the plan to restore it over the target, or a refusal. */
 async function recoveryPlan(ctx: ServerCheckContext, context: BackupContext & { dr: DrContext }, args: RecoveryArgs): Promise<{ backup: BackupRecord; plan: ReplacementPlan }> {
   if (args.backup_id === '') throw new RecoveryRefused('backup_id: required: the backup to restore (pggit-ops backups list)');
   const backup = await context.pools.withLedger((db) => findBackup(db, { backupId: args.backup_id }));
   const refusal = restoreRefusal(args.backup_id, backup, { target: ctx.target, verifiedOnly: true, allowOtherTarget: args.allow_other_target });
   if (refusal) throw new RecoveryRefused(`backup_id: ${refusal}`);
-  return { backup: backup!, plan: await planReplacement(context.dr, context.pools, { target: ctx.target, backup: backupFile(context, backup!) }) };
+  const plan = await planReplacement(context.dr, context.pools, { target: ctx.target, backup: backupFile(context, backup!) });
+  await assertCanRecreate(context.dr, plan);
+  return { backup: backup!, plan };
 }
 
 /** The critical findings of a failed replacement, for the step's error (the ledger keeps only that of a failed step). */
@@ -140,6 +162,7 @@ export async function putBack(ctx: ServerCheckContext, context: BackupContext & 
       data: { backup_id: safety.backupId, put_back: false },
     };
   }
+  await assertCanRecreate(context.dr, plan);
   const replacement = await replaceDatabase(context.dr, plan);
   if (!replacement.ok) {
     throw ApplicationFailure.nonRetryable(
