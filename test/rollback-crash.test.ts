@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  applyStages, changesSince, committedStages, rollbackMismatches, rollbackPlan, runPlan, sessionLost, takeOverRun, type RollbackPoint,
+  applyStages, changesSince, committedStages, planningMark, rollbackMismatches, rollbackPlan, runPlan, sessionLost, takeOverRun, type RollbackPoint,
 } from '../activities/rollback/plan.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { connectClient } from '../worker/temporal-connection.ts';
@@ -132,11 +132,13 @@ describe('a worker killed during a rollback stage', () => {
 
       // Every stage of the approved plan committed once, and every tracked change since the preview
       // was made in one of those recorded transactions: none by the dead attempt's stage 2.
-      const preview = done.steps.find((s) => s.id === 'preview')!.data as { planned_at: string; stages: Array<{ stage: number; name: string; statements: number }> };
+      const preview = done.steps.find((s) => s.id === 'preview')!.data as {
+        planned_at: string; planned_snapshot: string; planned_horizon: string; stages: Array<{ stage: number; name: string; statements: number }>;
+      };
       await withPgClient(app, async (c) => {
         const stages = await c.query('SELECT stage, stage_name AS name, statements FROM pggit_ops.rollback_stages WHERE run_id = $1 ORDER BY stage', [runId]);
         expect(stages.rows).toEqual(preview.stages);
-        expect(await changesSince(c, preview.planned_at, runId)).toBe(0);
+        expect(await changesSince(c, { at: preview.planned_at, snapshot: preview.planned_snapshot, horizon: preview.planned_horizon }, runId)).toBe(0);
         const perStage = await c.query<{ stage: number; rows: number }>(
           `SELECT s.stage, count(h.id)::int AS rows FROM pggit_ops.rollback_stages s LEFT JOIN pggit.history h ON h.transaction_id = s.transaction_id
             WHERE s.run_id = $1 GROUP BY s.stage ORDER BY s.stage`,
@@ -178,7 +180,7 @@ describe('resuming an apply, on the functions', () => {
 
   it('the stale check ignores the stages the run committed, never a change someone else made after the preview', async () => {
     await onCopy(async (db, connection, at) => {
-      const plannedAt = (await db.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows[0]!.at;
+      const plannedAt = await planningMark(db);
       const plan = await runPlan(db, 'run-a', () => rollbackPlan(db, at));
       await applyStages(db, plan.filter((s) => s.stage === 1), { lockTimeout: '5s', runId: 'run-a' });
       expect(await changesSince(db, plannedAt, 'run-a')).toBe(0);
@@ -197,6 +199,27 @@ describe('resuming an apply, on the functions', () => {
       const theirs = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pggit.history WHERE full_name LIKE 'public.made_meanwhile%'`);
       expect(theirs.rows[0]!.n).toBeGreaterThan(0);
       expect(await changesSince(db, plannedAt, 'run-a')).toBe(theirs.rows[0]!.n);
+    });
+  });
+
+  it('the stale check sees DDL of a transaction that began before the preview and committed after it', async () => {
+    await onCopy(async (db, connection, at) => {
+      const other = new pg.Client(connection);
+      await other.connect();
+      try {
+        await other.query('BEGIN');
+        await other.query('CREATE TABLE public.begun_before (id int)');   // history rows stamped with this transaction's start
+        const mark = await planningMark(db);
+        await rollbackPlan(db, at);                                        // cannot see the uncommitted table
+        await other.query('COMMIT');
+        const theirs = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pggit.history WHERE full_name LIKE 'public.begun_before%'`);
+        expect(theirs.rows[0]!.n).toBeGreaterThan(0);
+        expect(await changesSince(db, mark, 'run-c')).toBe(theirs.rows[0]!.n);
+        // By its clock alone the change would pass as older than the plan.
+        expect(await changesSince(db, { at: mark.at }, 'run-c')).toBe(0);
+      } finally {
+        await other.end();
+      }
     });
   });
 

@@ -201,17 +201,48 @@ export async function committedStages(db: pg.ClientBase, runId: string): Promise
 }
 
 /**
- * Tracked DDL recorded after `since` other than run `runId`'s committed stages: a plan previewed
- * then is stale once there is any. The run's own DDL is told apart by transaction, not by time: a
- * stage's history rows carry the id of the transaction its rollback_stages row was written in, and
- * no one else's change can be in that transaction.
+ * When a plan is made, for telling later which tracked DDL it did not see: the database's clock
+ * (`at`), its snapshot, and a `horizon` no transaction still running then had started before.
  */
-export async function changesSince(db: pg.ClientBase, since: string, runId: string): Promise<number> {
+export interface PlanningMark {
+  at: string;
+  /** pg_current_snapshot() as text; absent in previews recorded before it was kept. */
+  snapshot?: string;
+  horizon?: string;
+}
+
+/**
+ * Marks the moment before a plan is read. The horizon is read first: a transaction running at the
+ * snapshot was running then, or began after. Sessions whose transactions this role may not see,
+ * and prepared transactions (which have no session), leave no usable start: then the server's.
+ */
+export async function planningMark(db: pg.ClientBase): Promise<Required<PlanningMark>> {
+  const { rows: [h] } = await db.query<{ horizon: string }>(
+    `SELECT CASE WHEN bool_or(a.query = '<insufficient privilege>') OR EXISTS (SELECT FROM pg_prepared_xacts)
+                 THEN pg_postmaster_start_time() ELSE least(min(a.xact_start), now()) END::text AS horizon
+       FROM pg_stat_activity a WHERE a.pid <> pg_backend_pid()`,
+  );
+  const { rows: [m] } = await db.query<{ at: string; snapshot: string }>('SELECT now()::text AS at, pg_current_snapshot()::text AS snapshot');
+  return { at: m!.at, snapshot: m!.snapshot, horizon: h!.horizon };
+}
+
+/**
+ * Tracked DDL the plan made at `mark` did not see, other than run `runId`'s committed stages: the
+ * plan is stale once there is any. Not seen: written by a transaction not committed at the mark's
+ * snapshot, also one that began before the mark (its rows carry its start time) and committed
+ * after. The run's own DDL is told apart by transaction, not by time: a stage's history rows carry
+ * the id of the transaction its rollback_stages row was written in, and no one else's change can
+ * be in that transaction.
+ */
+export async function changesSince(db: pg.ClientBase, mark: PlanningMark, runId: string): Promise<number> {
+  const [unseen, params] = mark.snapshot === undefined
+    ? ['h.change_timestamp > $2::timestamptz', [mark.at]]
+    : ['h.change_timestamp >= $2::timestamptz AND NOT pg_visible_in_snapshot(h.transaction_id, $3::pg_snapshot)', [mark.horizon, mark.snapshot]];
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pggit.history h
-      WHERE h.change_timestamp > $1::timestamptz
-        AND NOT EXISTS (SELECT FROM pggit_ops.rollback_stages s WHERE s.run_id = $2 AND s.transaction_id = h.transaction_id)`,
-    [since, runId],
+      WHERE ${unseen}
+        AND NOT EXISTS (SELECT FROM pggit_ops.rollback_stages s WHERE s.run_id = $1 AND s.transaction_id = h.transaction_id)`,
+    [runId, ...params],
   );
   return rows[0]!.n;
 }

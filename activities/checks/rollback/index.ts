@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { storeDir } from '../../backup/store.ts';
 import { databaseName, dbnameOption, pgToolEnv, runPgTool, withSession } from '../../dr/pg-tools.ts';
 import {
-  applyStages, changesSince, committedStages, droppedTables, inTransaction, rollbackMismatches, rollbackPlan, rollbackPoint, RollbackInputError, runPlan, StageFailed, stagesOf,
+  applyStages, changesSince, committedStages, droppedTables, inTransaction, planningMark, rollbackMismatches, rollbackPlan, rollbackPoint, RollbackInputError, runPlan, StageFailed, stagesOf,
   takeOverRun, type PlanStep, type RollbackPoint,
 } from '../../rollback/plan.ts';
 import { defineCheck, type Finding, type ServerCheckContext } from '../define.ts';
@@ -35,6 +35,9 @@ interface PreviewData {
   label: string;
   /** The database's clock when the plan was made: no tracked DDL may follow before the apply. */
   planned_at: string;
+  /** What tells DDL the plan did not see (activities/rollback/plan.ts); absent in previews recorded before it was kept. */
+  planned_snapshot?: string;
+  planned_horizon?: string;
   statements: number;
   stages: Array<{ stage: number; name: string; statements: number }>;
   data_lost: string[];
@@ -77,7 +80,7 @@ export const previewRollback = defineCheck({
           throw err;
         };
         const at = await rollbackPoint(db, args).catch(refused);
-        const plannedAt = (await db.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows[0]!.at;
+        const mark = await planningMark(db);
         const plan = await rollbackPlan(db, at).catch(refused);
         const blocked = plan.filter((s) => s.sql === null);
         if (blocked.length) {
@@ -96,7 +99,7 @@ export const previewRollback = defineCheck({
             : { code: 'dropped_table_data_lost', severity: 'warning', message: `${d.table} comes back empty: no verified full backup of ${ctx.target} was taken before its drop at ${d.droppedAt ?? '?'}, so its rows cannot be restored`, details: { table: d.table } });
         }
         const data: PreviewData = {
-          point: at.point, scope: at.scope, label: at.label, planned_at: plannedAt,
+          point: at.point, scope: at.scope, label: at.label, planned_at: mark.at, planned_snapshot: mark.snapshot, planned_horizon: mark.horizon,
           statements: plan.length,
           stages: stages.map((s) => ({ stage: s.stage, name: s.name, statements: s.steps.length })),
           data_lost: dataLost,
@@ -137,7 +140,7 @@ export const applyRollback = defineCheck({
         // Before anything is read: a session an earlier attempt left may still commit or hold locks.
         await takeOverRun(db, ctx.runId);
         const resumed = await committedStages(db, ctx.runId);
-        const since = await changesSince(db, preview.planned_at, ctx.runId);
+        const since = await changesSince(db, { at: preview.planned_at, snapshot: preview.planned_snapshot, horizon: preview.planned_horizon }, ctx.runId);
         if (since) throw ApplicationFailure.nonRetryable(staleMessage(since, preview.planned_at, resumed), 'RollbackStale');
         const plan = await runPlan(db, ctx.runId, () => rollbackPlan(db, pointOf(preview)));
         const stages = await applyStages(db, plan, {
