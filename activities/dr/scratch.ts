@@ -47,27 +47,33 @@ export function drillServer(config: Config, source: string): string {
  */
 export async function createScratch(config: Config, input: { id: string; source: string }): Promise<ScratchDatabase> {
   const scratch = { target: drillServer(config, input.source), database: scratchName(input.id) };
+  const name = pg.escapeIdentifier(scratch.database);
+  // On the source's own server (the default) one session does it all: a connection costs a few ms.
+  await withSession(config, { target: scratch.target }, undefined, async (server) => {
+    const options = scratch.target === input.source ? await creationOptions(server) : await withSession(config, { target: input.source }, undefined, creationOptions);
+    await server.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await server.query(`CREATE DATABASE ${name} ${options.join(' ')}`);
+    const { now } = (await server.query<{ now: Date }>('SELECT now()')).rows[0]!;
+    const marker = { [MARKER]: { id: input.id, source: input.source, created_at: now.toISOString() } };
+    await server.query(`COMMENT ON DATABASE ${name} IS ${pg.escapeLiteral(JSON.stringify(marker))}`);
+  });
+  return scratch;
+}
+
+/** CREATE DATABASE options giving a copy of the connected database its encoding and locale. */
+async function creationOptions(source: pg.ClientBase): Promise<string[]> {
   // to_jsonb: the locale columns differ between major versions (daticulocale became datlocale in 17).
-  const db = await withSession(config, { target: input.source }, undefined, async (c) =>
-    (await c.query<{ d: Record<string, string | null> }>(`SELECT to_jsonb(d) || jsonb_build_object('encoding_name', pg_encoding_to_char(d.encoding)) AS d FROM pg_database d WHERE d.datname = current_database()`)).rows[0]!.d,
-  );
+  const db = (await source.query<{ d: Record<string, string | null> }>(
+    `SELECT to_jsonb(d) || jsonb_build_object('encoding_name', pg_encoding_to_char(d.encoding)) AS d FROM pg_database d WHERE d.datname = current_database()`,
+  )).rows[0]!.d;
   const icuLocale = db.daticulocale ?? db.datlocale;
-  const options = [
+  return [
     'TEMPLATE template0',
     `ENCODING ${pg.escapeLiteral(db.encoding_name!)}`,
     `LC_COLLATE ${pg.escapeLiteral(db.datcollate!)}`,
     `LC_CTYPE ${pg.escapeLiteral(db.datctype!)}`,
     ...(db.datlocprovider === 'i' && icuLocale ? [`LOCALE_PROVIDER icu ICU_LOCALE ${pg.escapeLiteral(icuLocale)}`] : []),
   ];
-  const name = pg.escapeIdentifier(scratch.database);
-  await withSession(config, { target: scratch.target }, undefined, async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${name} ${options.join(' ')}`);
-    const { now } = (await c.query<{ now: Date }>('SELECT now()')).rows[0]!;
-    const marker = { [MARKER]: { id: input.id, source: input.source, created_at: now.toISOString() } };
-    await c.query(`COMMENT ON DATABASE ${name} IS ${pg.escapeLiteral(JSON.stringify(marker))}`);
-  });
-  return scratch;
 }
 
 /** Drops the scratch database, sessions and all; dropping one that is already gone is fine. */
