@@ -23,14 +23,14 @@ import { parseRunbook } from '../runbooks/loader.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
-import { approveUpdate, progressQuery, runbookRun } from '../workflows/runbook.ts';
-import type { StepProgress } from '../workflows/runbook-types.ts';
+import { approveUpdate, runbookRun } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { workerRole } from './support/roles.ts';
 import { buildScenario, checksums, copyDatabase, schemaDump, tableChecksum, type Scenario } from './support/rollback-scenario.ts';
 import { rememberSecret } from './support/secrets.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { stepProgress, until } from './support/wait.ts';
 
 const tokens = Object.fromEntries(['alice', 'bob', 'carol'].map((name) => [name, randomBytes(12).toString('hex')])) as Record<'alice' | 'bob' | 'carol', string>;
 for (const token of Object.values(tokens)) rememberSecret(token);
@@ -64,20 +64,6 @@ function cli(loaded: LoadedConfig, args: string[], who?: Person) {
   });
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function step(client: Client, runId: string, id: string): Promise<StepProgress | undefined> {
-  const progress = await client.workflow.getHandle(runId).query(progressQuery).catch(() => undefined);
-  return progress?.steps.find((s) => s.id === id);
-}
-
 /** A verified full backup of `target` taken through the product as its configured role; its id. */
 async function verifiedBackup(loaded: LoadedConfig, target: string): Promise<string> {
   const pools = new TargetPools(loaded.config);
@@ -93,7 +79,7 @@ async function verifiedBackup(loaded: LoadedConfig, target: string): Promise<str
 
 /** Approves the safety backup of run `runId` as each of `approvers` once its gate is open. */
 async function approve(client: Client, runId: string, approvers: Person[]): Promise<void> {
-  await until('the approval gate', async () => ((await step(client, runId, 'safety_backup'))?.status === 'waiting_approval' ? true : undefined));
+  await until('the approval gate', async () => ((await stepProgress(client, runId, 'safety_backup'))?.status === 'waiting_approval' ? true : undefined));
   for (const approver of approvers) {
     await client.workflow.getHandle(runId).executeUpdate(approveUpdate, { args: [{ stepId: 'safety_backup', decision: 'approve', approver, reason: 'ok' }] });
   }
@@ -219,7 +205,7 @@ describe('a staged rollback as a role that owns the tables', () => {
         const runId = await start(loaded, ['rollback', '--db', 'lp_shop', '--to', scenario.points[0]!.at, '--lock-timeout', '1s']);
         await holder.query('BEGIN; LOCK TABLE public.customer IN ACCESS SHARE MODE');
         await approve(client, runId, ['alice', 'bob']);
-        await until('the apply step to end', async () => (['failed', 'compensated'].includes((await step(client, runId, 'apply'))?.status ?? '') ? true : undefined));
+        await until('the apply step to end', async () => (['failed', 'compensated'].includes((await stepProgress(client, runId, 'apply'))?.status ?? '') ? true : undefined));
         await holder.query('ROLLBACK');
         await expect(client.workflow.getHandle(runId).result()).rejects.toThrow();
         const apply = (await report(loaded, runId)).steps.find((s) => s.id === 'apply')!;

@@ -19,6 +19,7 @@ import type { RunProgress } from '../workflows/runbook-types.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { until } from './support/wait.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -96,21 +97,12 @@ async function progress(client: Client, runId: string): Promise<RunProgress | un
   return client.workflow.getHandle(runId).query(progressQuery).catch(() => undefined);
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 150; i++) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Waits until the safety backup's gate is open; its approval state. */
 const gateOpen = (client: Client, runId: string) =>
   until('the approval gate', async () => {
     const step = (await progress(client, runId))?.steps.find((s) => s.id === 'safety_backup');
     return step?.status === 'waiting_approval' ? step : undefined;
-  });
+  }, 30);
 
 /** An approval of the recovery as `who` through the CLI (the identity its operator token establishes). */
 async function approve(runId: string, who: keyof typeof tokens) {
@@ -212,7 +204,7 @@ describe('pggit-ops recover', () => {
       const runId = await until('the run to start', async () => {
         const lock = await client.workflow.getHandle('destructive/app').describe().catch(() => undefined);
         return lock?.status.name === 'RUNNING' ? (lock.memo?.runId as string) : undefined;
-      });
+      }, 30);
       await approveBoth(client, runId);
       const result = await waiting;
       expect(result.exitCode, result.stderr).toBe(1);

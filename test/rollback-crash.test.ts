@@ -24,6 +24,7 @@ import { startPostgres, withPgClient, type PgConnection, type TestPostgres } fro
 import { buildScenario, copyDatabase, schemaDump, type Scenario } from './support/rollback-scenario.ts';
 import { rememberSecret } from './support/secrets.ts';
 import { startWorkerProcess, testConfig } from './support/temporal.ts';
+import { until } from './support/wait.ts';
 
 const tokens = { carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -60,15 +61,6 @@ function cli(args: string[]) {
   const env: Record<string, string> = { PGGIT_OPS_OPERATOR_TOKEN: tokens.carol };
   for (const target of Object.values(loaded.config.targets)) env[target.password_env!] = server.connection.password;
   return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], { reject: false, env });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, seconds = 60): Promise<T> {
-  for (let i = 0; i < seconds * 5; i++) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Backends on `app` of the rollback sessions of `runId` (their application_name) waiting for a lock. */

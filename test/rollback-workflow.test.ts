@@ -21,12 +21,12 @@ import { TargetPools } from '../activities/pools.ts';
 import type { PlanStep } from '../activities/rollback/plan.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { projectRoot } from '../worker/tools.ts';
-import { approveUpdate, progressQuery } from '../workflows/runbook.ts';
-import type { StepProgress } from '../workflows/runbook-types.ts';
+import { approveUpdate } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { buildScenario, checksums, copyDatabase, schemaDump, tableChecksum, type Scenario } from './support/rollback-scenario.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { stepProgress, until } from './support/wait.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -91,23 +91,9 @@ async function state(): Promise<{ schema: string; checksums: Record<string, stri
   return { schema: await schemaDump(server.url(app.database)), checksums: await withPgClient(app, (c) => checksums(c)) };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  for (let i = 0; i < 300; i++) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function step(client: Client, runId: string, id: string): Promise<StepProgress | undefined> {
-  const progress = await client.workflow.getHandle(runId).query(progressQuery).catch(() => undefined);
-  return progress?.steps.find((s) => s.id === id);
-}
-
 const gateOpen = (client: Client, runId: string) =>
   until('the approval gate', async () => {
-    const gate = await step(client, runId, 'safety_backup');
+    const gate = await stepProgress(client, runId, 'safety_backup');
     return gate?.status === 'waiting_approval' ? gate : undefined;
   });
 
@@ -186,7 +172,7 @@ describe('pggit-ops rollback', () => {
         for (const approver of ['alice', 'bob']) {
           await client.workflow.getHandle(runId).executeUpdate(approveUpdate, { args: [{ stepId: 'safety_backup', decision: 'approve', approver, reason: 'ok' }] });
         }
-        await until('the apply step to fail', async () => (['failed', 'compensated'].includes((await step(client, runId, 'apply'))?.status ?? '') ? true : undefined));
+        await until('the apply step to fail', async () => (['failed', 'compensated'].includes((await stepProgress(client, runId, 'apply'))?.status ?? '') ? true : undefined));
         await holder.query('ROLLBACK');
         await expect(client.workflow.getHandle(runId).result()).rejects.toThrow();
 
