@@ -2,7 +2,7 @@
 // pggit-only backups into the store, listed, found by the daily check; a drill restores the newest
 // (or a chosen one) into a scratch database, proves it and reports RTO and RPO; a damaged backup
 // fails the drill.
-import { existsSync, mkdtempSync, openSync, readSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { loadPagila } from './support/pagila.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { flipMiddleBytes } from './support/damage.ts';
 
 let server: TestPostgres;
 let loaded: LoadedConfig;
@@ -120,12 +121,7 @@ describe('pggit-ops drill', () => {
     const listed = JSON.parse((await cli(['backups', 'list', '--db', 'app', '--json'])).stdout) as Array<{ kind: string; path: string }>;
     const file = path.join(store, listed.find((b) => b.kind === 'full')!.path);
     // Flip bytes in the middle of the archive: the catalog still says it is verified.
-    const fd = openSync(file, 'r+');
-    const middle = Math.floor(statSync(file).size / 2);
-    const bytes = Buffer.alloc(64);
-    readSync(fd, bytes, 0, 64, middle);
-    writeSync(fd, Buffer.from(bytes.map((b) => b ^ 0xff)), 0, 64, middle);
-    closeSync(fd);
+    flipMiddleBytes(file);
     await withWorkers(loaded, async () => {
       const run = await cli(['drill', '--db', 'app', '--wait', '--json']);
       const report = JSON.parse(run.stdout) as Report;

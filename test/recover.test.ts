@@ -5,7 +5,7 @@
 // backup; a backup damaged after its verification is refused before the target is touched; the
 // ledger's database is never replaced.
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -20,6 +20,7 @@ import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { until } from './support/wait.ts';
+import { flipMiddleBytes } from './support/damage.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -224,12 +225,7 @@ describe('pggit-ops recover', () => {
     await withWorkers(loaded, async (client) => {
       const { id: chosen, file } = await backup();
       // Bytes flipped in the middle: the table of contents at the front still reads, the catalog still says verified.
-      const fd = openSync(file, 'r+');
-      const middle = Math.floor(statSync(file).size / 2);
-      const bytes = Buffer.alloc(64);
-      readSync(fd, bytes, 0, 64, middle);
-      writeSync(fd, Buffer.from(bytes.map((b) => b ^ 0xff)), 0, 64, middle);
-      closeSync(fd);
+      flipMiddleBytes(file);
       await withPgClient(app, (c) => c.query(`INSERT INTO customer VALUES (100001, 'written after the backup')`));
       const before = await fingerprint();
       const oid = () => withPgClient(app, async (c) => (await c.query(`SELECT oid FROM pg_database WHERE datname = current_database()`)).rows[0].oid);
