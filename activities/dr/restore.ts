@@ -93,6 +93,13 @@ function restoreErrors(stderr: string): RestoreError[] {
 
 const missingRole = (e: RestoreError) => /role "(.+)" does not exist/.exec(e.message)?.[1];
 
+/**
+ * Errors only a superuser would not have had: giving an object an owner the restoring role is not
+ * a member of, creating an event trigger (pggit's DDL tracking). They say the restoring role is
+ * wrong, not that the backup is: one finding that says so, instead of a list of symptoms.
+ */
+const needsSuperuser = (e: RestoreError) => /must be member of role "|permission denied to create event trigger/.test(e.message);
+
 /** What pg_restore connects to, how it is told, and the database the restore ends up in. */
 function destinationOf(into: RestoreDestination): { ref: DbRef; args: string[]; database: string } {
   if ('scratch' in into) {
@@ -161,7 +168,17 @@ export async function restoreInto(ctx: DrContext, input: RestoreDestination & { 
       details: { roles, statements: shown.items.map((e) => e.command ?? e.message), statements_omitted: shown.omitted },
     });
   }
-  const other = errors.filter((e) => missingRole(e) === undefined);
+  const privileged = errors.filter(needsSuperuser);
+  if (privileged.length > 0) {
+    const shown = capped(privileged, 10);
+    findings.push({
+      code: 'restore_needs_superuser',
+      severity: 'critical',
+      message: `pg_restore ran on ${destination.database} as ${env.PGUSER ?? 'its default user'}, who is not a superuser: ${privileged.length} statements of the backup (owners, event triggers) failed, so the copy is not what the backup holds; restore as a superuser (docs/least-privilege.md)`,
+      details: { role: env.PGUSER ?? null, statements: shown.items.map((e) => e.command ?? e.message), statements_omitted: shown.omitted },
+    });
+  }
+  const other = errors.filter((e) => missingRole(e) === undefined && !needsSuperuser(e));
   if (!completed) {
     // What stopped it is the last thing it said (or runPgTool's note of the signal that killed it).
     const fatal = run.stderr.trim().split('\n').at(-1)?.replace(/^pg_restore: error: /, '') || `exit code ${run.exitCode}`;
