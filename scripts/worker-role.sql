@@ -30,3 +30,10 @@ GRANT USAGE ON SCHEMA pggit_ops TO :"worker";
 GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA pggit_ops TO :"worker";
 GRANT DELETE ON pggit_ops.stat_snapshots TO :"worker";      -- a retried step replaces its own snapshot
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA pggit_ops TO :"worker";
+
+-- What later migrations add (a new ledger table, say) gets the same grants when `pggit-ops install`
+-- runs as the role that runs this script: without them an upgrade would break the worker until
+-- someone ran the script again.
+ALTER DEFAULT PRIVILEGES IN SCHEMA pggit GRANT SELECT ON TABLES TO :"worker";
+ALTER DEFAULT PRIVILEGES IN SCHEMA pggit_ops GRANT SELECT, INSERT, UPDATE ON TABLES TO :"worker";
+ALTER DEFAULT PRIVILEGES IN SCHEMA pggit_ops GRANT USAGE ON SEQUENCES TO :"worker";

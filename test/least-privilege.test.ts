@@ -66,6 +66,22 @@ describe('the worker role of scripts/worker-role.sql', () => {
     expect(rows).toEqual([{ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolbypassrls: false, owned: 0 }]);
   });
 
+  it('keeps its grants on tables and sequences a later migration adds, installed by the role that ran the script', async () => {
+    await withPgClient(server.connection, (c) =>
+      c.query(`CREATE TABLE pggit_ops.later_migration (id bigint GENERATED ALWAYS AS IDENTITY, note text); CREATE TABLE pggit.later_migration (id int)`),
+    );
+    try {
+      await withPgClient(worker, async (c) => {
+        await c.query(`INSERT INTO pggit_ops.later_migration (note) VALUES ('written by the worker')`);
+        await c.query(`UPDATE pggit_ops.later_migration SET note = 'updated'`);
+        expect((await c.query('SELECT count(*)::int AS n FROM pggit.later_migration')).rows).toEqual([{ n: 0 }]);
+        await expect(c.query('DELETE FROM pggit_ops.later_migration')).rejects.toThrow(/permission denied/);
+      });
+    } finally {
+      await withPgClient(server.connection, (c) => c.query('DROP TABLE pggit_ops.later_migration, pggit.later_migration'));
+    }
+  });
+
   it('runs every checklist check, a backup with its retention and the history cleanup, writing the ledger', async () => {
     const activities = ['performanceAlerts', 'recentMigrations', 'storageGrowth', 'backupStatus', 'performanceTrends', 'securityAudit',
       'schemaDrift', 'capacityProjection', 'cleanHistory', 'permissionsReview', 'tuningReview', 'securityAssessment', 'complianceAudit',
