@@ -6,15 +6,14 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../worker/config.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { loadPagila } from './support/pagila.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { flipMiddleBytes } from './support/damage.ts';
+import { runCli } from './support/cli.ts';
 
 let server: TestPostgres;
 let loaded: LoadedConfig;
@@ -29,11 +28,7 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 function cli(args: string[]) {
-  const passwordEnv = loaded.config.targets.app!.password_env!;
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], {
-    reject: false,
-    env: { [passwordEnv]: server.connection.password },
-  });
+  return runCli(loaded, args, { [loaded.config.targets.app!.password_env!]: server.connection.password });
 }
 
 describe('pggit-ops backup', () => {

@@ -14,6 +14,7 @@ import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { rememberSecret } from './support/secrets.ts';
+import { runCli } from './support/cli.ts';
 import { progressQuery } from '../workflows/runbook.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
@@ -69,10 +70,7 @@ afterAll(() => server?.stop());
 
 /** The real CLI, as `who` (an operator token), with the target's secret in its environment. */
 function cli(args: string[], who?: keyof typeof tokens) {
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], {
-    reject: false,
-    env: { [passwordEnv]: server.connection.password, ...(who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {}) },
-  });
+  return runCli(loaded, args, { [passwordEnv]: server.connection.password, ...(who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {}) });
 }
 
 describe('pggit-ops run and approvals', () => {

@@ -12,7 +12,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../activities/backup/dump.ts';
@@ -21,7 +20,6 @@ import { allChecks } from '../activities/checks/index.ts';
 import { TargetPools } from '../activities/pools.ts';
 import { parseRunbook } from '../runbooks/loader.ts';
 import type { LoadedConfig } from '../worker/config.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { timeSuffix } from '../workflows/ids.ts';
 import { approveUpdate, runbookRun } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
@@ -31,6 +29,7 @@ import { buildScenario, checksums, copyDatabase, schemaDump, tableChecksum, type
 import { rememberSecret } from './support/secrets.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { stepProgress, until } from './support/wait.ts';
+import { cliReport, runCli } from './support/cli.ts';
 
 const tokens = Object.fromEntries(['alice', 'bob', 'carol'].map((name) => [name, randomBytes(12).toString('hex')])) as Record<'alice' | 'bob' | 'carol', string>;
 for (const token of Object.values(tokens)) rememberSecret(token);
@@ -58,10 +57,7 @@ function config(targets: Record<string, PgConnection>): LoadedConfig {
 
 /** The real CLI on `loaded`'s config file, as `who` (an operator token). */
 function cli(loaded: LoadedConfig, args: string[], who?: Person) {
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], {
-    reject: false,
-    env: who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {},
-  });
+  return runCli(loaded, args, who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {});
 }
 
 /** A verified full backup of `target` taken through the product as its configured role; its id. */
@@ -96,11 +92,7 @@ interface Report {
   steps: Array<{ id: string; status: string; summary: string | null; error: string | null; data: Record<string, unknown> | null }>;
 }
 
-async function report(loaded: LoadedConfig, runId: string): Promise<Report> {
-  const run = await cli(loaded, ['report', runId, '--json']);
-  expect(run.exitCode, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Report;
-}
+const report = (loaded: LoadedConfig, runId: string) => cliReport<Report>((args) => cli(loaded, args), runId);
 
 beforeAll(async () => {
   server = await startPostgres();

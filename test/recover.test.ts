@@ -9,11 +9,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../worker/config.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { approveUpdate, progressQuery } from '../workflows/runbook.ts';
 import type { RunProgress } from '../workflows/runbook-types.ts';
 import { installPggit } from './support/pggit.ts';
@@ -21,6 +19,7 @@ import { startPostgres, withPgClient, type PgConnection, type TestPostgres } fro
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { until } from './support/wait.ts';
 import { flipMiddleBytes } from './support/damage.ts';
+import { cliReport, runCli, targetSecrets } from './support/cli.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -60,9 +59,7 @@ afterAll(() => server?.stop());
 
 /** The real CLI, as `who` (an operator token), with the targets' secrets in its environment. */
 function cli(args: string[], who?: keyof typeof tokens) {
-  const env: Record<string, string> = who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {};
-  for (const target of Object.values(loaded.config.targets)) env[target.password_env!] = server.connection.password;
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], { reject: false, env });
+  return runCli(loaded, args, { ...targetSecrets(loaded, server.connection.password), ...(who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {}) });
 }
 
 /** What the target holds: its tables with their rows (count and md5 of all of them), columns, views and the database's comment. */
@@ -125,11 +122,7 @@ interface Report {
   steps: Array<{ id: string; status: string; summary: string | null; error: string | null; data: Record<string, unknown> | null }>;
 }
 
-async function report(runId: string): Promise<Report> {
-  const run = await cli(['report', runId, '--json']);
-  expect(run.exitCode, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Report;
-}
+const report = (runId: string) => cliReport<Report>((args) => cli(args), runId);
 
 describe('pggit-ops recover', () => {
   it('restores a backup over a target changed since, once two DBAs other than the initiator approve', async () => {

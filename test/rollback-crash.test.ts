@@ -9,7 +9,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -17,7 +16,6 @@ import {
 } from '../activities/rollback/plan.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { connectClient } from '../worker/temporal-connection.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { approveUpdate, progressQuery } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
@@ -25,6 +23,7 @@ import { buildScenario, copyDatabase, schemaDump, type Scenario } from './suppor
 import { rememberSecret } from './support/secrets.ts';
 import { startWorkerProcess, testConfig } from './support/temporal.ts';
 import { until } from './support/wait.ts';
+import { runCli, targetSecrets } from './support/cli.ts';
 
 const tokens = { carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -58,9 +57,7 @@ afterAll(() => server?.stop());
 
 /** The real CLI, as carol, with the targets' secrets in its environment. */
 function cli(args: string[]) {
-  const env: Record<string, string> = { PGGIT_OPS_OPERATOR_TOKEN: tokens.carol };
-  for (const target of Object.values(loaded.config.targets)) env[target.password_env!] = server.connection.password;
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], { reject: false, env });
+  return runCli(loaded, args, { ...targetSecrets(loaded, server.connection.password), PGGIT_OPS_OPERATOR_TOKEN: tokens.carol });
 }
 
 /** Backends on `app` of the rollback sessions of `runId` (their application_name) waiting for a lock. */

@@ -12,7 +12,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../activities/backup/dump.ts';
@@ -20,13 +19,13 @@ import { verifyBackup } from '../activities/backup/verify.ts';
 import { TargetPools } from '../activities/pools.ts';
 import type { PlanStep } from '../activities/rollback/plan.ts';
 import type { LoadedConfig } from '../worker/config.ts';
-import { projectRoot } from '../worker/tools.ts';
 import { approveUpdate } from '../workflows/runbook.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, withPgClient, type PgConnection, type TestPostgres } from './support/postgres.ts';
 import { buildScenario, checksums, copyDatabase, schemaDump, tableChecksum, type Scenario } from './support/rollback-scenario.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
 import { stepProgress, until } from './support/wait.ts';
+import { cliReport, runCli, targetSecrets } from './support/cli.ts';
 
 const tokens = { alice: 'token-of-alice', bob: 'token-of-bob', carol: 'token-of-carol' };
 const sha = (t: string) => createHash('sha256').update(t).digest('hex');
@@ -81,9 +80,7 @@ async function resetApp(): Promise<void> {
 
 /** The real CLI, as `who` (an operator token), with the targets' secrets in its environment. */
 function cli(args: string[], who?: keyof typeof tokens) {
-  const env: Record<string, string> = who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {};
-  for (const target of Object.values(loaded.config.targets)) env[target.password_env!] = server.connection.password;
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], { reject: false, env });
+  return runCli(loaded, args, { ...targetSecrets(loaded, server.connection.password), ...(who ? { PGGIT_OPS_OPERATOR_TOKEN: tokens[who] } : {}) });
 }
 
 /** Schema dump and data checksums of `app`. */
@@ -108,11 +105,7 @@ interface Report {
   steps: Array<{ id: string; status: string; summary: string | null; error: string | null; data: Record<string, unknown> | null }>;
 }
 
-async function report(runId: string): Promise<Report> {
-  const run = await cli(['report', runId, '--json']);
-  expect(run.exitCode, run.stderr).toBe(0);
-  return JSON.parse(run.stdout) as Report;
-}
+const report = (runId: string) => cliReport<Report>((args) => cli(args), runId);
 
 describe('pggit-ops rollback', () => {
   it('rolls back to a point once approved (not by the initiator): schema as dumped then, the dropped table back with its rows', async () => {

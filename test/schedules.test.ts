@@ -1,16 +1,16 @@
 // `pggit-ops schedules`: four Temporal Schedules per target (visible to the official temporal CLI),
 // idempotent sync, pause / unpause, and a trigger that starts a real checklist run.
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { execa } from 'execa';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient } from '../worker/temporal-connection.ts';
-import { findTemporalCli, projectRoot } from '../worker/tools.ts';
+import { findTemporalCli } from '../worker/tools.ts';
 import type { LoadedConfig } from '../worker/config.ts';
 import { installPggit } from './support/pggit.ts';
 import { startPostgres, type TestPostgres } from './support/postgres.ts';
 import { testConfig, withWorkers } from './support/temporal.ts';
+import { runCli } from './support/cli.ts';
 
 const target = `sched_${randomBytes(3).toString('hex')}`;
 const ids = ['daily', 'weekly', 'monthly', 'quarterly'].map((c) => `${c}/${target}`);
@@ -37,11 +37,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[]) {
-  const passwordEnv = loaded.config.targets[target]!.password_env!;
-  return execa('node', [path.join(projectRoot, 'cli/bin.mjs'), '--config', loaded.file!, ...args], {
-    reject: false,
-    env: { [passwordEnv]: server.connection.password },
-  });
+  return runCli(loaded, args, { [loaded.config.targets[target]!.password_env!]: server.connection.password });
 }
 
 describe('pggit-ops schedules', () => {
